@@ -1,0 +1,3 @@
+from .mask_scoring_rcnn import MaskScoringRCNN
+
+__all__ = ['MaskScoringRCNN']

@@ -1,0 +1,3 @@
+from .maskiou_head import MaskIoUHead
+
+__all__ = ['MaskIoUHead']

@@ -1,0 +1,154 @@
+"""RoI head of Mask Scoring R-CNN: Mask R-CNN's heads plus a MaskIoU head."""
+from typing import List, Tuple
+
+import torch
+from mmdet.models.roi_heads import StandardRoIHead
+from mmdet.models.task_modules.samplers import SamplingResult
+from mmdet.models.utils import empty_instances
+from mmdet.structures import SampleList
+from mmdet.structures.bbox import bbox2roi
+from mmdet.utils import ConfigType, InstanceList
+from torch import Tensor
+
+from ms_rcnn.registry import MODELS
+
+
+def _select_class(mask_preds: Tensor, labels: Tensor) -> Tensor:
+    """(N, C, ...) per-class outputs -> (N, ...) outputs of ``labels``."""
+    return mask_preds[torch.arange(len(labels), device=labels.device), labels]
+
+
+@MODELS.register_module()
+class MaskScoringRoIHead(StandardRoIHead):
+    """Mask R-CNN's RoI head with a MaskIoU head scoring each mask.
+
+    Training adds ``loss_mask_iou`` on the positive RoIs; prediction adds
+    ``mask_scores`` to every result (see :class:`MaskIoUHead`).
+
+    Args:
+        mask_iou_head (dict): Config of the MaskIoU head.
+        **kwargs: Arguments of :class:`mmdet.models.StandardRoIHead`.
+    """
+
+    def __init__(self, mask_iou_head: ConfigType, **kwargs) -> None:
+        super().__init__(**kwargs)
+        assert self.with_mask, 'Mask Scoring R-CNN needs a mask head'
+        self.mask_iou_head = MODELS.build(mask_iou_head)
+
+    def forward(self,
+                x: Tuple[Tensor],
+                rpn_results_list: InstanceList,
+                batch_data_samples: SampleList = None) -> tuple:
+        """Raw head outputs (for FLOPs counting and export).
+
+        Returns:
+            tuple: ``cls_score`` (n, C+1), ``bbox_pred`` (n, 4C),
+            ``mask_preds`` (m, C, 28, 28) and ``mask_iou_preds`` (m, C),
+            where m = min(n, 100) as at test time.
+        """
+        rois = bbox2roi([res.bboxes for res in rpn_results_list])
+        bbox_results = self._bbox_forward(x, rois)
+        cls_score = bbox_results['cls_score'][:100]
+        mask_results = self._mask_forward(x, rois[:100])
+        labels = cls_score[:, :self.bbox_head.num_classes].argmax(dim=1)
+        mask_iou_preds = self.mask_iou_head(
+            mask_results['mask_feats'],
+            _select_class(mask_results['mask_preds'], labels))
+        return (bbox_results['cls_score'], bbox_results['bbox_pred'],
+                mask_results['mask_preds'], mask_iou_preds)
+
+    def mask_loss(self, x: Tuple[Tensor],
+                  sampling_results: List[SamplingResult], bbox_feats: Tensor,
+                  batch_gt_instances: InstanceList) -> dict:
+        """Mask loss and MaskIoU loss of the positive RoIs.
+
+        Args:
+            x (tuple[Tensor]): Multi-level features, each (B, C, H, W).
+            sampling_results (list[SamplingResult]): Per image.
+            bbox_feats (Tensor): (n, C, 7, 7) RoI features of the box head,
+                used when the mask head shares its RoI extractor.
+            batch_gt_instances (list[InstanceData]): Per image, with
+                ``labels`` and ``masks``.
+
+        Returns:
+            dict: ``mask_preds`` (N, C, 28, 28), ``mask_feats``
+            (N, 256, 14, 14) and ``loss_mask`` with ``loss_mask`` and
+            ``loss_mask_iou``.
+        """
+        if self.share_roi_extractor:
+            pos_inds = torch.cat([
+                torch.cat([
+                    res.pos_priors.new_ones(len(res.pos_priors), dtype=bool),
+                    res.neg_priors.new_zeros(len(res.neg_priors), dtype=bool)
+                ]) for res in sampling_results
+            ])
+            mask_results = self._mask_forward(
+                x, pos_inds=pos_inds, bbox_feats=bbox_feats)
+        else:
+            pos_rois = bbox2roi([res.pos_priors for res in sampling_results])
+            mask_results = self._mask_forward(x, pos_rois)
+
+        mask_out = self.mask_head.loss_and_target(
+            mask_preds=mask_results['mask_preds'],
+            sampling_results=sampling_results,
+            batch_gt_instances=batch_gt_instances,
+            rcnn_train_cfg=self.train_cfg)
+
+        pos_labels = torch.cat([res.pos_gt_labels for res in sampling_results])
+        pos_mask_preds = _select_class(mask_results['mask_preds'], pos_labels)
+        mask_iou_preds = self.mask_iou_head(mask_results['mask_feats'],
+                                            pos_mask_preds)
+        loss_mask_iou = self.mask_iou_head.loss_and_target(
+            _select_class(mask_iou_preds, pos_labels), pos_mask_preds, mask_out['mask_targets'], sampling_results,
+            batch_gt_instances, self.train_cfg)
+
+        mask_results.update(loss_mask=mask_out['loss_mask'])
+        mask_results['loss_mask'].update(loss_mask_iou)
+        return mask_results
+
+    def predict_mask(self,
+                     x: Tuple[Tensor],
+                     batch_img_metas: List[dict],
+                     results_list: InstanceList,
+                     rescale: bool = False) -> InstanceList:
+        """Masks and mask scores of the detections.
+
+        Args:
+            x (tuple[Tensor]): Multi-level features, each (B, C, H, W).
+            batch_img_metas (list[dict]): Per image meta information.
+            results_list (list[InstanceData]): Per image detections with
+                ``bboxes`` (n, 4), ``scores`` (n, ) and ``labels`` (n, ).
+            rescale (bool): Return masks in the original image space.
+
+        Returns:
+            list[InstanceData]: The detections with ``masks`` (n, H, W) and
+            ``mask_scores`` (n, ) = score * predicted IoU.
+        """
+        mask_rois = bbox2roi([res.bboxes for res in results_list])
+        if mask_rois.shape[0] == 0:
+            results_list = empty_instances(
+                batch_img_metas,
+                mask_rois.device,
+                task_type='mask',
+                instance_results=results_list,
+                mask_thr_binary=self.test_cfg.mask_thr_binary)
+            for results in results_list:
+                results.mask_scores = results.scores.new_zeros((0, ))
+            return results_list
+
+        mask_results = self._mask_forward(x, mask_rois)
+        labels = torch.cat([res.labels for res in results_list])
+        mask_iou_preds = self.mask_iou_head(
+            mask_results['mask_feats'],
+            _select_class(mask_results['mask_preds'], labels))
+
+        num_per_img = [len(res) for res in results_list]
+        results_list = self.mask_head.predict_by_feat(
+            mask_preds=mask_results['mask_preds'].split(num_per_img, 0),
+            results_list=results_list,
+            batch_img_metas=batch_img_metas,
+            rcnn_test_cfg=self.test_cfg,
+            rescale=rescale)
+        return self.mask_iou_head.predict_by_feat(
+            mask_iou_preds=mask_iou_preds.split(num_per_img, 0),
+            results_list=results_list)

@@ -1,0 +1,151 @@
+"""MaskScoringRoIHead against mmdet's MS R-CNN on identical weights."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+from conftest import build_mmdet_model, build_our_model, make_batch
+
+import ms_rcnn.models as ours
+
+
+def _predict(model, batch):
+    with torch.no_grad():
+        data = model.data_preprocessor(copy.deepcopy(batch), False)
+        return model(**data, mode='predict')[0].pred_instances
+
+
+def _losses(model, batch, seed=0):
+    # The RPN and RoI samplers draw random numbers: same seed, same samples.
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    data = model.data_preprocessor(copy.deepcopy(batch), True)
+    return model(**data, mode='loss')
+
+
+def test_builds_our_classes(our_model, mmdet_model):
+    assert type(our_model) is ours.MaskScoringRCNN
+    assert type(our_model.roi_head) is ours.MaskScoringRoIHead
+    assert type(our_model.roi_head.mask_iou_head) is ours.MaskIoUHead
+    assert type(mmdet_model).__module__.startswith('mmdet.')
+
+
+def test_state_dict_keys_and_shapes_identical(our_model, mmdet_model):
+    mine = {k: v.shape for k, v in our_model.state_dict().items()}
+    theirs = {k: v.shape for k, v in mmdet_model.state_dict().items()}
+    assert mine == theirs
+    assert 'roi_head.mask_iou_head.fc_mask_iou.weight' in mine
+    assert mine['roi_head.mask_iou_head.convs.0.weight'] == (256, 257, 3, 3)
+
+
+def test_predict_parity(our_model, mmdet_model):
+    batch = make_batch(seed=1)
+    mine, theirs = _predict(our_model, batch), _predict(mmdet_model, batch)
+    assert len(mine) == len(theirs) == 100
+    torch.testing.assert_close(mine.bboxes, theirs.bboxes)
+    assert torch.equal(mine.labels, theirs.labels)
+    assert torch.equal(mine.masks, theirs.masks)
+    # mmdet overwrote its scores with score * IoU; ours keeps the class
+    # score and puts score * clamp(IoU) in mask_scores.
+    iou = theirs.scores / mine.scores
+    torch.testing.assert_close(mine.mask_scores,
+                               mine.scores * iou.clamp(0, 1))
+    assert not torch.allclose(mine.scores, theirs.scores)
+    assert ((mine.mask_scores >= 0) & (mine.mask_scores <= mine.scores)).all()
+
+
+def test_predict_overwrite_scores_restores_mmdet(our_model, mmdet_model):
+    model = build_our_model(
+        copy.deepcopy(mmdet_model.state_dict()),
+        test_cfg=dict(score_thr=0.0),
+        overwrite_scores=True).eval()
+    batch = make_batch(seed=2)
+    mine, theirs = _predict(model, batch), _predict(mmdet_model, batch)
+    cls_scores = _predict(our_model, batch).scores
+    # mmdet's score * IoU, with the IoU clamped to [0, 1].
+    expected = torch.minimum(theirs.scores.clamp(min=0), cls_scores)
+    torch.testing.assert_close(mine.scores, expected)
+    assert torch.equal(mine.scores, mine.mask_scores)
+
+
+def test_predicted_iou_is_clamped(our_model):
+    # Push the IoU regressor's bias far outside [0, 1] in both directions.
+    model = copy.deepcopy(our_model)
+    fc = model.roi_head.mask_iou_head.fc_mask_iou
+    batch = make_batch(seed=3)
+    for bias, expected_ratio in ((5.0, 1.0), (-5.0, 0.0)):
+        with torch.no_grad():
+            fc.weight.zero_()
+            fc.bias.fill_(bias)
+        pred = _predict(model, batch)
+        torch.testing.assert_close(pred.mask_scores,
+                                   pred.scores * expected_ratio)
+
+
+def _shifted_mask_logits(mmdet_model, bias=0.5):
+    """mmdet's model with mask logits around ``bias``.
+
+    Random weights give logits near 0, which neither threshold keeps; around
+    0.5 some pixels pass either threshold.
+    """
+    model = copy.deepcopy(mmdet_model).train()
+    with torch.no_grad():
+        model.roi_head.mask_head.conv_logits.bias.fill_(bias)
+    return model
+
+
+def test_loss_parity_with_legacy_options(mmdet_model):
+    mmdet_train = _shifted_mask_logits(mmdet_model)
+    model = build_our_model(
+        copy.deepcopy(mmdet_train.state_dict()), thr_on_logits=True)
+    batch = make_batch(seed=4, num_gts=4)
+    mine, theirs = _losses(model.train(), batch), _losses(mmdet_train, batch)
+    assert set(mine) == set(theirs)
+    assert mine['loss_mask_iou'].item() > 0
+    for key in theirs:
+        torch.testing.assert_close(
+            torch.stack(mine[key]) if isinstance(mine[key], list) else
+            mine[key],
+            torch.stack(theirs[key])
+            if isinstance(theirs[key], list) else theirs[key],
+            rtol=1e-6,
+            atol=1e-6,
+            msg=key)
+
+
+def test_default_targets_differ_from_mmdet(mmdet_model):
+    # Same batch and weights: the probability threshold changes the targets
+    # (random weights give logits near 0, between 0 and 0.5 for many pixels).
+    mmdet_train = _shifted_mask_logits(mmdet_model)
+    model = build_our_model(copy.deepcopy(mmdet_train.state_dict()))
+    batch = make_batch(seed=4, num_gts=4)
+    mine = _losses(model.train(), batch)['loss_mask_iou']
+    theirs = _losses(mmdet_train, batch)['loss_mask_iou']
+    assert mine.item() > 0 and theirs.item() > 0
+    assert abs(mine.item() - theirs.item()) > 1e-4
+
+
+@pytest.mark.parametrize('with_gt', [True, False])
+def test_finite_losses_without_positives(our_model, with_gt):
+    model = copy.deepcopy(our_model).train()
+    # Zero-area instance (its box has no mask pixels) or no instance at all.
+    batch = make_batch(seed=5, num_gts=1, with_gt=with_gt)
+    if with_gt:
+        batch['data_samples'][0].gt_instances.masks.masks[:] = 0
+    losses = _losses(model, batch)
+    total = sum(v.sum() if not isinstance(v, list) else sum(v)
+                for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    assert torch.isfinite(losses['loss_mask_iou'])
+    total.backward()
+    grads = [p.grad for p in model.roi_head.mask_iou_head.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_empty_detections_have_empty_mask_scores(our_model):
+    model = copy.deepcopy(our_model)
+    model.roi_head.test_cfg.score_thr = 1.1  # nothing survives
+    pred = _predict(model, make_batch(seed=6))
+    assert len(pred) == 0
+    assert pred.mask_scores.shape == (0, )
+    assert pred.masks.shape == (0, 96, 128)

@@ -1,0 +1,161 @@
+"""Mask-IoU targets: hand-computed values and parity with mmdet's crops."""
+import numpy as np
+import pytest
+import torch
+from mmdet.structures.mask import BitmapMasks, PolygonMasks
+
+from ms_rcnn.models.task_modules import (area_ratios, bitmap_area_ratios,
+                                         mask_iou_targets, polygon_area_ratios)
+
+# A 4x6 rectangle (rows 2..5, columns 2..7) in a 10x10 image: 24 pixels.
+RECT_POLY = [np.array([2., 2., 8., 2., 8., 6., 2., 6.])]
+
+
+def rect_bitmap():
+    mask = np.zeros((1, 10, 10), dtype=np.uint8)
+    mask[0, 2:6, 2:8] = 1
+    return BitmapMasks(mask, 10, 10)
+
+
+BOXES = torch.tensor([
+    [2., 2., 8., 6.],  # the whole instance
+    [2., 2., 5., 6.],  # its left half
+    [2.9, 2.2, 5.7, 6.9],  # truncated to the left half, as mmdet does
+    [-5., -5., 3., 3.],  # clipped to the image: one pixel of the instance
+    [0., 0., 10., 10.],  # the whole image
+])
+
+
+def test_bitmap_ratios_by_hand():
+    ratios = area_ratios(BOXES, torch.zeros(5, dtype=torch.long),
+                         rect_bitmap())
+    expected = torch.tensor([1., .5, .5, 1 / 24, 1.])
+    torch.testing.assert_close(ratios, expected, rtol=0, atol=1e-6)
+
+
+def test_polygon_ratios_by_hand():
+    masks = PolygonMasks([RECT_POLY], 10, 10)
+    ratios = area_ratios(BOXES, torch.zeros(5, dtype=torch.long), masks)
+    expected = torch.tensor([1., .5, .5, 1 / 24, 1.])
+    torch.testing.assert_close(ratios, expected, rtol=0, atol=1e-6)
+
+
+def test_polygon_triangle_by_hand():
+    # Triangle x + y <= 8 (area 32): the box [0,4]^2 holds 16 of it, the box
+    # [4,8]x[0,4] the triangle of legs 4 (area 8).
+    tri = [np.array([0., 0., 8., 0., 0., 8.])]
+    masks = PolygonMasks([tri, RECT_POLY], 20, 20)
+    boxes = torch.tensor([[0., 0., 4., 4.], [4., 0., 8., 4.],
+                          [2., 2., 5., 6.]])
+    ratios = polygon_area_ratios(boxes, torch.tensor([0, 0, 1]), masks)
+    torch.testing.assert_close(
+        ratios, torch.tensor([.5, .25, .5]), rtol=0, atol=1e-6)
+
+
+def test_zero_area_and_out_of_image_instances():
+    # An instance with no pixels (e.g. moved out of the image by an
+    # augmentation) gets ratio 0, not NaN.
+    empty = BitmapMasks(np.zeros((1, 10, 10), dtype=np.uint8), 10, 10)
+    ratios = area_ratios(BOXES[:2], torch.zeros(2, dtype=torch.long), empty)
+    assert ratios.tolist() == [0., 0.]
+    outside = PolygonMasks([[np.array([20., 20., 30., 20., 30., 30.])]], 10,
+                           10)
+    ratios = area_ratios(BOXES[:2], torch.zeros(2, dtype=torch.long), outside)
+    assert ratios.tolist() == [0., 0.]
+    degenerate = PolygonMasks([[np.array([1., 1., 5., 5., 9., 9.])]], 10, 10)
+    ratios = area_ratios(BOXES[:2], torch.zeros(2, dtype=torch.long),
+                         degenerate)
+    assert ratios.tolist() == [0., 0.]
+
+
+def test_no_positives():
+    ratios = bitmap_area_ratios(
+        torch.zeros(0, 4), torch.zeros(0, dtype=torch.long),
+        torch.zeros(2, 10, 10, dtype=torch.uint8))
+    assert ratios.shape == (0, )
+    assert mask_iou_targets(
+        torch.zeros(0, 28, 28), torch.zeros(0, 28, 28), ratios).shape == (0, )
+
+
+def _mmdet_crop_ratios(boxes, inds, masks):
+    """Ratios the way mmdet computes them: one crop per RoI on the host."""
+    full = masks.areas
+    out = []
+    for box, ind in zip(boxes.numpy().astype(np.int32), inds.tolist()):
+        out.append(masks[ind].crop(box).areas[0] / (full[ind] + 1e-7))
+    return torch.tensor(out, dtype=torch.float32)
+
+
+def _random_case(seed, num_gts=5, num_rois=40, size=(60, 80)):
+    rng = np.random.RandomState(seed)
+    height, width = size
+    polys = []
+    for _ in range(num_gts):
+        cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+        # A star-shaped (hence simple) polygon of random radii.
+        angles = np.sort(rng.uniform(0, 2 * np.pi, rng.randint(3, 12)))
+        radii = rng.uniform(3, 25, len(angles))
+        pts = np.stack([cx + radii * np.cos(angles),
+                        cy + radii * np.sin(angles)], 1)
+        polys.append([pts.reshape(-1)])
+    # Top-left corners inside the image: mmdet's bitmap crop of a box that
+    # starts below or right of the image raises (see the test below).
+    boxes = np.zeros((num_rois, 4), dtype=np.float32)
+    boxes[:, 0] = rng.uniform(-10, width - 1, num_rois)
+    boxes[:, 1] = rng.uniform(-10, height - 1, num_rois)
+    boxes[:, 2:] = boxes[:, :2] + rng.uniform(0, 40, (num_rois, 2))
+    inds = torch.from_numpy(rng.randint(0, num_gts, num_rois))
+    return PolygonMasks(polys, height, width), torch.from_numpy(boxes), inds
+
+
+@pytest.mark.parametrize('seed', range(3))
+def test_parity_with_mmdet_crops(seed):
+    polygons, boxes, inds = _random_case(seed)
+    torch.testing.assert_close(
+        area_ratios(boxes, inds, polygons),
+        _mmdet_crop_ratios(boxes, inds, polygons),
+        rtol=1e-5,
+        atol=1e-5)
+    bitmaps = polygons.to_bitmap()
+    torch.testing.assert_close(
+        area_ratios(boxes, inds, bitmaps),
+        _mmdet_crop_ratios(boxes, inds, bitmaps),
+        rtol=1e-6,
+        atol=1e-6)
+
+
+def test_box_outside_the_image():
+    # mmdet's per-RoI crop of a box below the image has no area at all and
+    # raises IndexError; the batched version gives ratio 0.
+    masks = rect_bitmap()
+    box = torch.tensor([[2., 12., 8., 15.]])
+    with pytest.raises(IndexError):
+        _mmdet_crop_ratios(box, torch.zeros(1, dtype=torch.long), masks)
+    assert area_ratios(box, torch.zeros(1, dtype=torch.long),
+                       masks).tolist() == [0.]
+
+
+def test_targets_by_hand():
+    target = torch.zeros(3, 28, 28)
+    target[:, :10, :10] = 1  # 100 pixels of the instance inside each RoI
+    logits = torch.full((3, 28, 28), -10.)
+    logits[0, :10, :10] = 10.  # perfect
+    logits[1, :10, :20] = 10.  # 200 pixels, 100 of them right
+    logits[2, :10, :10] = 10.  # perfect inside, but the RoI holds half
+    ratios = torch.tensor([1., 1., .5])
+    iou = mask_iou_targets(logits, target, ratios)
+    # 100 / 100; 100 / (200 + 100 - 100); 100 / (100 + 200 - 100)
+    torch.testing.assert_close(iou, torch.tensor([1., .5, .5]))
+
+
+def test_threshold_on_probabilities_not_logits():
+    target = torch.zeros(1, 28, 28)
+    target[:, :10, :10] = 1
+    # Logit 0.3 is probability 0.574: foreground at threshold 0.5. mmdet
+    # compares the logit itself with 0.5 and drops these pixels.
+    logits = torch.full((1, 28, 28), -10.)
+    logits[0, :10, :10] = 0.3
+    ratio = torch.ones(1)
+    assert mask_iou_targets(logits, target, ratio).item() == 1.0
+    assert mask_iou_targets(
+        logits, target, ratio, thr_on_logits=True).item() == 0.0

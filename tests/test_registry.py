@@ -1,0 +1,118 @@
+"""ms_rcnn's registries: our names under ms_rcnn, mmdet's under mmdet."""
+import logging
+
+import pytest
+from mmdet import registry as mmdet_registry
+from mmengine.logging import MMLogger
+from mmengine.registry import DefaultScope, init_default_scope
+
+import ms_rcnn
+from ms_rcnn import registry
+
+KINDS = [
+    name for name in dir(registry) if name.isupper() and name != 'SCOPE'
+]
+
+
+@pytest.mark.parametrize('kind', KINDS)
+def test_every_kind_is_an_ms_rcnn_child(kind):
+    reg = getattr(registry, kind)
+    assert reg.scope == 'ms_rcnn'
+    assert reg.parent is not None
+    parent = getattr(mmdet_registry, kind, None)
+    if parent is not None:  # mmdet has no FUNCTIONS / INFERENCERS / ...
+        assert reg.parent is parent
+    assert reg.parent._children['ms_rcnn'] is reg
+
+
+def test_our_names_resolve_to_our_classes():
+    ms_rcnn.register_all_modules()
+    from ms_rcnn.models import (MaskIoUHead, MaskScoringRCNN,
+                                MaskScoringRoIHead)
+    init_default_scope('ms_rcnn')
+    assert registry.MODELS.get('MaskScoringRCNN') is MaskScoringRCNN
+    assert registry.MODELS.get('MaskScoringRoIHead') is MaskScoringRoIHead
+    assert registry.MODELS.get('MaskIoUHead') is MaskIoUHead
+    # Through the root registry too, as the Runner builds.
+    from mmengine.registry import MODELS as ROOT
+    with ROOT.switch_scope_and_registry('ms_rcnn') as reg:
+        assert reg.get('MaskIoUHead') is MaskIoUHead
+
+
+def test_mmdet_scope_is_untouched():
+    ms_rcnn.register_all_modules()
+    from mmdet.models.roi_heads import MaskScoringRoIHead as MMDetHead
+    init_default_scope('mmdet')
+    assert mmdet_registry.MODELS.get('MaskScoringRoIHead') is MMDetHead
+    from mmengine.registry import MODELS as ROOT
+    with ROOT.switch_scope_and_registry('mmdet') as reg:
+        assert reg.get('MaskScoringRoIHead') is MMDetHead
+        assert reg.get('MaskScoringRoIHead').__module__.startswith('mmdet.')
+
+
+def test_mmdet_components_build_under_ms_rcnn():
+    init_default_scope('ms_rcnn')
+    resnet = registry.MODELS.build(dict(type='ResNet', depth=18))
+    assert type(resnet).__module__ == 'mmdet.models.backbones.resnet'
+    assert resnet.depth == 18
+    # mmcv registers a LoadAnnotations of its own in the root registry that
+    # takes no `with_mask`: ours must fall back to mmdet's.
+    load = registry.TRANSFORMS.build(
+        dict(type='LoadAnnotations', with_bbox=True, with_mask=True))
+    assert type(load).__module__ == 'mmdet.datasets.transforms.loading'
+    assert load.with_mask
+
+
+class _Warnings(logging.Handler):
+    """Collects the warnings of mmengine's logger (it does not propagate)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def mmengine_warnings():
+    handler = _Warnings()
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    yield handler.messages
+    logger.removeHandler(handler)
+
+
+def test_unknown_scope_warns(mmengine_warnings):
+    # The check below would be empty if the warning were not collected.
+    from mmengine.registry import DATASETS
+    init_default_scope('no_such_scope')
+    with DATASETS.switch_scope_and_registry(None):
+        pass
+    assert any('Failed to search registry' in m for m in mmengine_warnings)
+
+
+def test_building_under_ms_rcnn_warns_nothing(mmengine_warnings):
+    from mmengine.registry import (DATASETS, EVALUATOR, FUNCTIONS, HOOKS,
+                                   INFERENCERS, LOOPS, METRICS,
+                                   OPTIM_WRAPPERS, PARAM_SCHEDULERS,
+                                   TRANSFORMS, VISUALIZERS)
+    init_default_scope('ms_rcnn')
+    for root, name in [(DATASETS, 'CocoDataset'),
+                       (TRANSFORMS, 'PackDetInputs'), (METRICS, 'CocoMetric'),
+                       (EVALUATOR, 'Evaluator'),
+                       (HOOKS, 'DetVisualizationHook'),
+                       (LOOPS, 'EpochBasedTrainLoop'),
+                       (OPTIM_WRAPPERS, 'OptimWrapper'),
+                       (PARAM_SCHEDULERS, 'MultiStepLR'),
+                       (VISUALIZERS, 'DetLocalVisualizer'),
+                       (FUNCTIONS, 'pseudo_collate'), (INFERENCERS, None)]:
+        with root.switch_scope_and_registry(None) as reg:
+            assert reg.scope == 'ms_rcnn', root.name
+            assert name is None or reg.get(name) is not None, name
+    assert not [m for m in mmengine_warnings if 'registry' in m]
+
+
+def test_register_all_modules_sets_scope():
+    ms_rcnn.register_all_modules(init_default_scope=True)
+    assert DefaultScope.get_current_instance().scope_name == 'ms_rcnn'
