@@ -1,9 +1,16 @@
-"""Mask Scoring R-CNN for MMDetection 3.x."""
-from .utils import allow_mmengine_checkpoints, register_all_modules
+"""Mask Scoring R-CNN for MMDetection 3.x.
+
+Importing the package is cheap (dataset converters use it without torch);
+``register_all_modules`` and the registries pull in mmdet.
+"""
 from .version import __version__
 
-# mmengine's own training checkpoints must load under torch >= 2.6, whose
-# torch.load defaults to weights_only=True (see utils/checkpoint.py).
-allow_mmengine_checkpoints()
+
+def register_all_modules(init_default_scope: bool = True) -> None:
+    """Register ms_rcnn's and mmdet's modules; see
+    :func:`ms_rcnn.utils.setup_env.register_all_modules`."""
+    from .utils.setup_env import register_all_modules as register
+    register(init_default_scope)
+
 
 __all__ = ['__version__', 'register_all_modules']

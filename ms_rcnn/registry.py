@@ -15,7 +15,13 @@ from mmdet import registry as mmdet_registry
 from mmengine import registry as mmengine_registry
 from mmengine.registry import Registry
 
+from ms_rcnn.utils.checkpoint import allow_mmengine_checkpoints
+
 SCOPE = 'ms_rcnn'
+
+# Whatever builds in the ms_rcnn scope imports this module first: from then
+# on mmengine loads its own training checkpoints under torch >= 2.6.
+allow_mmengine_checkpoints()
 
 
 def _child(name, parent, *locations):
@@ -59,8 +65,10 @@ PARAM_SCHEDULERS = _child('parameter scheduler',
                           mmdet_registry.PARAM_SCHEDULERS,
                           'mmdet.engine.schedulers')
 
-METRICS = _child('metric', mmdet_registry.METRICS, 'mmdet.evaluation')
-EVALUATOR = _child('evaluator', mmdet_registry.EVALUATOR, 'mmdet.evaluation')
+METRICS = _child('metric', mmdet_registry.METRICS, 'mmdet.evaluation',
+                 'ms_rcnn.evaluation')
+EVALUATOR = _child('evaluator', mmdet_registry.EVALUATOR, 'mmdet.evaluation',
+                   'ms_rcnn.evaluation')
 
 VISUALIZERS = _child('visualizer', mmdet_registry.VISUALIZERS,
                      'mmdet.visualization')

@@ -33,6 +33,10 @@ def test_our_names_resolve_to_our_classes():
     assert registry.MODELS.get('MaskScoringRCNN') is MaskScoringRCNN
     assert registry.MODELS.get('MaskScoringRoIHead') is MaskScoringRoIHead
     assert registry.MODELS.get('MaskIoUHead') is MaskIoUHead
+    from ms_rcnn.evaluation import HmeanIoUMetric, MaskIoUCalibrationMetric
+    assert registry.METRICS.get('HmeanIoUMetric') is HmeanIoUMetric
+    assert registry.METRICS.get(
+        'MaskIoUCalibrationMetric') is MaskIoUCalibrationMetric
     # Through the root registry too, as the Runner builds.
     from mmengine.registry import MODELS as ROOT
     with ROOT.switch_scope_and_registry('ms_rcnn') as reg:

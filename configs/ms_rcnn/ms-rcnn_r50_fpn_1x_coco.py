@@ -26,3 +26,8 @@ model = dict(
             overwrite_scores=False)),
     # A probability threshold for the binarised masks of the IoU targets.
     train_cfg=dict(rcnn=dict(mask_thr_binary=0.5)))
+
+# The loops build the evaluators: in mmdet's scope (from the mmdet:: base)
+# ms_rcnn's metrics (e.g. MaskIoUCalibrationMetric) would not be found.
+val_cfg = dict(_scope_='ms_rcnn')
+test_cfg = dict(_scope_='ms_rcnn')

@@ -7,7 +7,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner, load_checkpoint
 from torch import nn
 
-import ms_rcnn  # noqa: F401  (installs the loader)
+import ms_rcnn.registry  # noqa: F401  (installs the loader)
 from ms_rcnn.utils.checkpoint import load_trusted_local
 
 

@@ -11,6 +11,7 @@ from mmdet.utils import ConfigType, InstanceList
 from torch import Tensor
 
 from ms_rcnn.registry import MODELS
+from ms_rcnn.structures import masks_to_polygons
 
 
 def _select_class(mask_preds: Tensor, labels: Tensor) -> Tensor:
@@ -24,6 +25,11 @@ class MaskScoringRoIHead(StandardRoIHead):
 
     Training adds ``loss_mask_iou`` on the positive RoIs; prediction adds
     ``mask_scores`` to every result (see :class:`MaskIoUHead`).
+
+    With ``test_cfg.mask2polygon`` set, e.g. ``dict(mode='quad')``, each
+    result also gets ``polygons``: one flat float32 array per instance (see
+    :func:`ms_rcnn.structures.masks_to_polygons` for the keys), as text
+    detection metrics expect.
 
     Args:
         mask_iou_head (dict): Config of the MaskIoU head.
@@ -134,7 +140,7 @@ class MaskScoringRoIHead(StandardRoIHead):
                 mask_thr_binary=self.test_cfg.mask_thr_binary)
             for results in results_list:
                 results.mask_scores = results.scores.new_zeros((0, ))
-            return results_list
+            return self._add_polygons(results_list)
 
         mask_results = self._mask_forward(x, mask_rois)
         labels = torch.cat([res.labels for res in results_list])
@@ -149,6 +155,16 @@ class MaskScoringRoIHead(StandardRoIHead):
             batch_img_metas=batch_img_metas,
             rcnn_test_cfg=self.test_cfg,
             rescale=rescale)
-        return self.mask_iou_head.predict_by_feat(
+        results_list = self.mask_iou_head.predict_by_feat(
             mask_iou_preds=mask_iou_preds.split(num_per_img, 0),
             results_list=results_list)
+        return self._add_polygons(results_list)
+
+    def _add_polygons(self, results_list: InstanceList) -> InstanceList:
+        """Add ``polygons`` when ``test_cfg.mask2polygon`` asks for them."""
+        polygon_cfg = self.test_cfg.get('mask2polygon')
+        if polygon_cfg is not None:
+            for results in results_list:
+                results.polygons = masks_to_polygons(results.masks,
+                                                     **polygon_cfg)
+        return results_list

@@ -7,6 +7,7 @@ import torch
 from conftest import build_mmdet_model, build_our_model, make_batch
 
 import ms_rcnn.models as ours
+from ms_rcnn.structures import masks_to_polygons
 
 
 def _predict(model, batch):
@@ -149,3 +150,18 @@ def test_empty_detections_have_empty_mask_scores(our_model):
     assert len(pred) == 0
     assert pred.mask_scores.shape == (0, )
     assert pred.masks.shape == (0, 96, 128)
+
+
+def test_polygons_from_masks_when_asked(our_model):
+    model = copy.deepcopy(our_model)
+    batch = make_batch(seed=7)
+    assert 'polygons' not in _predict(model, batch)
+    model.roi_head.test_cfg.mask2polygon = dict(mode='quad')
+    pred = _predict(model, batch)
+    assert len(pred.polygons) == len(pred) == 100
+    expected = masks_to_polygons(pred.masks, mode='quad')
+    assert sum(len(p) == 8 for p in pred.polygons) > 50
+    for polygon, other in zip(pred.polygons, expected):
+        # 4 corners (8 values), or none for an empty or zero-area mask.
+        assert len(polygon) in (0, 8)
+        np.testing.assert_array_equal(polygon, other)

@@ -108,9 +108,11 @@ def _random_case(seed, num_gts=5, num_rois=40, size=(60, 80)):
     return PolygonMasks(polys, height, width), torch.from_numpy(boxes), inds
 
 
-@pytest.mark.parametrize('seed', range(3))
-def test_parity_with_mmdet_crops(seed):
-    polygons, boxes, inds = _random_case(seed)
+@pytest.mark.parametrize('seed,size', [(0, (60, 80)), (1, (60, 83)),
+                                       (2, (37, 64))])
+def test_parity_with_mmdet_crops(seed, size):
+    # Widths that are and are not multiples of the 8-pixel blocks.
+    polygons, boxes, inds = _random_case(seed, size=size)
     torch.testing.assert_close(
         area_ratios(boxes, inds, polygons),
         _mmdet_crop_ratios(boxes, inds, polygons),

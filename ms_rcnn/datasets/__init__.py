@@ -1,0 +1,1 @@
+"""Datasets and dataset tools of ms_rcnn."""

@@ -1,0 +1,90 @@
+"""Matching, correlations and reliability bins, on hand-computed cases."""
+import math
+
+import numpy as np
+import pycocotools.mask as mask_util
+import pytest
+
+from ms_rcnn.evaluation.functional import (best_mask_ious, pearson,
+                                           reliability_curve, spearman)
+
+
+def rle(y0, x0, h=4, w=4, size=12):
+    """RLE of an h x w square with top-left pixel (y0, x0)."""
+    mask = np.zeros((size, size, 1), np.uint8)
+    mask[y0:y0 + h, x0:x0 + w] = 1
+    return mask_util.encode(np.asfortranarray(mask))[0]
+
+
+def test_best_mask_ious_hand_computed():
+    gts = [rle(0, 0), rle(6, 6, 5, 5)]  # 16 px of category 1, 25 px of 2
+    preds = [
+        rle(0, 0),  # the first ground truth exactly: 1
+        rle(0, 2),  # shifted 2 columns: 8 / (16 + 16 - 8) = 1/3
+        rle(6, 7, 5, 5),  # shifted 1 column: 20 / (25 + 25 - 20) = 2/3
+        rle(0, 0),  # on the first ground truth, but category 2: 0
+        rle(0, 8),  # overlaps nothing: 0
+    ]
+    ious = best_mask_ious(preds, [1, 1, 2, 2, 2], gts, [1, 2])
+    np.testing.assert_allclose(ious, [1, 1 / 3, 2 / 3, 0, 0])
+
+
+def test_best_mask_ious_takes_the_best_gt_of_the_class():
+    # Two ground truths of the same class: the prediction overlaps the first
+    # by 1/3 and the second exactly.
+    ious = best_mask_ious([rle(0, 4)], [1], [rle(0, 2), rle(0, 4)], [1, 1])
+    np.testing.assert_allclose(ious, [1.])
+
+
+def test_best_mask_ious_empty_and_size_mismatch():
+    assert best_mask_ious([rle(0, 0)], [1], [], []).tolist() == [0.]
+    assert best_mask_ious([], [], [rle(0, 0)], [1]).shape == (0, )
+    with pytest.raises(ValueError, match=r'size \[20, 20\]'):
+        best_mask_ious([rle(0, 0, size=20)], [1], [rle(0, 0)], [1])
+
+
+def test_pearson_hand_computed():
+    # x - mean = (-1, 0, 1), y - mean = (-4/3, -1/3, 5/3):
+    # r = 3 / sqrt(2 * 14/3) = 3 * sqrt(3 / 28)
+    assert pearson([1, 2, 3],
+                   [1, 2, 4]) == pytest.approx(3 * math.sqrt(3 / 28))
+    assert pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.)
+
+
+def test_spearman_averages_tied_ranks():
+    # Ranks (1, 2.5, 2.5, 4) and (1, 2, 3, 4); centred (-1.5, 0, 0, 1.5) and
+    # (-1.5, -.5, .5, 1.5): r = 4.5 / sqrt(4.5 * 5) = 3 / sqrt(10).
+    assert spearman([1, 2, 2, 3],
+                    [1, 2, 3, 4]) == pytest.approx(3 / math.sqrt(10))
+    # Monotonic but not linear: Spearman 1, Pearson below 1.
+    x = [1, 2, 3, 4]
+    assert spearman(x, np.exp(x)) == pytest.approx(1.)
+    assert pearson(x, np.exp(x)) < 0.95
+
+
+@pytest.mark.parametrize('x, y', [([], []), ([0.5], [0.3]),
+                                  ([0.5, 0.5, 0.5], [0.1, 0.2, 0.3]),
+                                  ([0.1, 0.2, 0.3], [0., 0., 0.])])
+def test_correlations_degenerate_are_nan(x, y):
+    assert math.isnan(pearson(x, y))
+    assert math.isnan(spearman(x, y))
+
+
+def test_constant_floats_are_detected_exactly():
+    # mean(0.1, 0.1, 0.1) is not exactly 0.1 in floating point, so a test on
+    # the centred values would see a tiny spread and return +-1.
+    assert math.isnan(pearson([0.1] * 3, [0.1, 0.7, 0.2]))
+
+
+def test_reliability_curve_hand_computed():
+    mean_pred, mean_actual, counts = reliability_curve(
+        [0.05, 0.15, 0.12, 1.0, 1.3], [0.1, 0.2, 0.4, 0.9, 0.7], num_bins=10)
+    assert counts.tolist() == [1, 2, 0, 0, 0, 0, 0, 0, 0, 2]
+    assert mean_pred[0] == pytest.approx(0.05)
+    assert mean_actual[0] == pytest.approx(0.1)
+    assert mean_pred[1] == pytest.approx(0.135)
+    assert mean_actual[1] == pytest.approx(0.3)
+    # 1.0 and 1.3 (clipped to 1.0) fall in the last bin, not past it.
+    assert mean_pred[9] == pytest.approx(1.0)
+    assert mean_actual[9] == pytest.approx(0.8)
+    assert np.isnan(mean_pred[2:9]).all() and np.isnan(mean_actual[2:9]).all()

@@ -1,0 +1,189 @@
+"""HmeanIoUMetric on hand-made polygons with hand-computed results."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmdet.structures import DetDataSample
+from mmengine.evaluator import Evaluator
+from mmengine.structures import InstanceData
+
+import ms_rcnn.evaluation.metrics.hmean_iou_metric as hmean_module
+from ms_rcnn.evaluation.metrics.hmean_iou_metric import count_matches
+from ms_rcnn.registry import METRICS
+
+
+def rect(x0, y0, x1, y1):
+    return [x0, y0, x1, y0, x1, y1, x0, y1]
+
+
+GT1, GT2, DNC = rect(0, 0, 10, 10), rect(20, 0, 30, 10), rect(40, 0, 50, 10)
+P_INSIDE_DNC = rect(41, 1, 49, 9)  # wholly inside the do-not-care square
+P_IOU_06 = rect(0, 0, 10, 6)  # with GT1: 60 / 100
+P_IOU_03 = rect(20, 0, 23, 10)  # with GT2: 30 / 100
+
+
+def write_ann(path, images):
+    """``images``: {img_id: [(polygon, iscrowd), ...]}."""
+    anns = [
+        dict(
+            id=i, image_id=img_id, category_id=1, segmentation=[poly],
+            iscrowd=crowd, text='t')
+        for i, (img_id, poly, crowd) in enumerate(
+            ((k, p, c) for k, v in images.items() for p, c in v), start=1)
+    ]
+    coco = dict(
+        images=[dict(id=k, file_name=f'{k}.jpg', width=64, height=32)
+                for k in images],
+        annotations=anns,
+        categories=[dict(id=1, name='text')])
+    with open(path, 'w') as f:
+        json.dump(coco, f)
+    return str(path)
+
+
+def sample(img_id, polygons, scores, **extra):
+    pred = dict(polygons=[np.array(p, np.float32) for p in polygons],
+                scores=torch.tensor(scores), **extra)
+    return dict(img_id=img_id, pred_instances=pred)
+
+
+def evaluate(ann_file, samples, **kwargs):
+    metric = METRICS.build(dict(type='HmeanIoUMetric', ann_file=ann_file,
+                                **kwargs))
+    metric.process({}, samples)
+    return metric.evaluate(len(samples))
+
+
+@pytest.fixture
+def one_image(tmp_path):
+    return write_ann(tmp_path / 'ann.json',
+                     {7: [(GT1, 0), (GT2, 0), (DNC, 1)]})
+
+
+def test_two_gts_one_dnc_three_preds(one_image):
+    # Scores lie between grid points (0.05 steps), so the sweep is exact:
+    #   thr <= 0.35: preds 0.52 and 0.37 count (the one inside the
+    #     do-not-care region is discarded): 1 hit / 2 preds / 2 gts
+    #     -> P 0.5, R 0.5, hmean 0.5
+    #   0.40 <= thr <= 0.50: pred 0.52 only -> P 1, R 0.5, hmean 2/3
+    #   thr >= 0.55: nothing -> 0
+    # best: hmean 2/3, first reached at 0.40
+    res = evaluate(one_image, [
+        sample(7, [P_INSIDE_DNC, P_IOU_06, P_IOU_03], [0.83, 0.52, 0.37])
+    ])
+    assert res == pytest.approx({
+        'icdar/precision': 1.0,
+        'icdar/recall': 0.5,
+        'icdar/hmean': 2 / 3,
+        'icdar/best_score_thr': 0.40
+    })
+
+
+def test_without_dnc_discard_the_pred_is_a_false_positive(one_image):
+    # ignore_precision_thr=1 discards nothing: at 0.40..0.50 the preds 0.83
+    # and 0.52 give 1 hit / 2 preds -> P 0.5, R 0.5, hmean 0.5 (at <= 0.35,
+    # 1/3 and 1/2 -> 0.4; at >= 0.55, 0)
+    res = evaluate(one_image, [
+        sample(7, [P_INSIDE_DNC, P_IOU_06, P_IOU_03], [0.83, 0.52, 0.37])
+    ], ignore_precision_thr=1.0)
+    assert res['icdar/hmean'] == pytest.approx(0.5)
+    assert res['icdar/precision'] == pytest.approx(0.5)
+    assert res['icdar/best_score_thr'] == pytest.approx(0.40)
+
+
+def test_half_outside_dnc_is_kept(one_image):
+    # 40 % of the pred lies in the do-not-care square: not discarded, so it
+    # is a false positive beside the hit: P 1/2, R 1/2 at thr 0.05 .. 0.50
+    res = evaluate(one_image, [
+        sample(7, [rect(34, 0, 44, 10), P_IOU_06], [0.63, 0.52])
+    ])
+    assert res['icdar/precision'] == pytest.approx(0.5)
+    assert res['icdar/hmean'] == pytest.approx(0.5)
+    assert res['icdar/best_score_thr'] == pytest.approx(0.05)
+
+
+def test_counts_are_summed_over_images(tmp_path):
+    # image 1: 1 gt, 1 exact pred; image 2: 3 gts, no pred.
+    # summed: R = 1 / 4 (a per-image mean would say 1 / 2), P = 1
+    ann = write_ann(tmp_path / 'ann.json', {
+        1: [(GT1, 0)],
+        2: [(GT1, 0), (GT2, 0), (DNC, 0)]
+    })
+    res = evaluate(ann, [sample(1, [GT1], [0.93]), sample(2, [], [])])
+    assert res['icdar/recall'] == pytest.approx(0.25)
+    assert res['icdar/precision'] == pytest.approx(1.0)
+    assert res['icdar/hmean'] == pytest.approx(0.4)
+    assert res['icdar/best_score_thr'] == pytest.approx(0.05)
+
+
+def test_empty_polygon_is_a_false_positive(one_image):
+    res = evaluate(one_image, [
+        sample(7, [GT1, [], GT2], [0.52, 0.52, 0.52])
+    ])
+    assert res['icdar/precision'] == pytest.approx(2 / 3)
+    assert res['icdar/recall'] == pytest.approx(1.0)
+
+
+def test_masks_and_mask_scores_through_the_evaluator(one_image):
+    # The same three predictions as masks; mask_scores take precedence over
+    # scores (here 0.95, which would change the best threshold).
+    # cv2.rectangle fills pixels x0..x1, whose contour is rect(x0, .., y1).
+    masks = np.zeros((3, 12, 56), np.uint8)
+    for m, (x0, y0, x1, y1) in zip(masks, [(41, 1, 49, 9), (0, 0, 10, 6),
+                                           (20, 0, 23, 10)]):
+        cv2.rectangle(m, (x0, y0), (x1, y1), 1, thickness=-1)
+    pred = InstanceData(
+        masks=torch.from_numpy(masks).bool(),
+        scores=torch.tensor([0.95, 0.95, 0.95]),
+        mask_scores=torch.tensor([0.83, 0.52, 0.37]))
+    data_sample = DetDataSample(metainfo=dict(img_id=7))
+    data_sample.pred_instances = pred
+    evaluator = Evaluator(
+        METRICS.build(dict(type='HmeanIoUMetric', ann_file=one_image)))
+    evaluator.process([data_sample])
+    res = evaluator.evaluate(1)
+    assert res['icdar/hmean'] == pytest.approx(2 / 3)
+    assert res['icdar/best_score_thr'] == pytest.approx(0.40)
+
+
+def test_sweep_is_logged(one_image, monkeypatch):
+    logged = []
+    monkeypatch.setattr(hmean_module, 'print_log',
+                        lambda msg, **kw: logged.append(msg))
+    evaluate(one_image, [
+        sample(7, [P_INSIDE_DNC, P_IOU_06, P_IOU_03], [0.83, 0.52, 0.37])
+    ], pred_score_thrs=[0.3, 0.4, 0.6])
+    table = logged[0].splitlines()
+    assert table[2].split() == ['0.30', '0.5000', '0.5000', '0.5000', '1/2/2']
+    assert table[3].split() == ['0.40', '1.0000', '0.5000', '0.6667', '1/1/2']
+    assert table[4].split() == ['0.60', '0.0000', '0.0000', '0.0000', '0/0/2']
+    assert logged[1].startswith('1 predictions discarded inside do-not-care')
+
+
+def test_default_thresholds_start_low(one_image):
+    # rescored MS R-CNN scores are products of two probabilities: the sweep
+    # must reach well below mmocr's 0.3
+    metric = METRICS.build(dict(type='HmeanIoUMetric', ann_file=one_image))
+    # 0.05, 0.10, ..., 0.90 as the doubles nearest the decimals, so that a
+    # score of exactly 0.15 passes the threshold printed as 0.15
+    assert metric.score_thrs.tolist() == [i / 20 for i in range(1, 19)]
+
+
+def test_count_matches_one_to_one_by_descending_iou():
+    # index-order greedy would take (gt0, pred0) first and then find gt1's
+    # only candidate taken: 1 match; by descending IoU both GTs match
+    assert count_matches(np.array([[0.7, 0.8], [0.9, 0.0]]), 0.5) == 2
+    # two preds on one GT: one hit
+    assert count_matches(np.array([[0.9, 0.8]]), 0.5) == 1
+    # the threshold is strict, as in the ICDAR protocol
+    assert count_matches(np.array([[0.5]]), 0.5) == 0
+    assert count_matches(np.array([[0.51]]), 0.5) == 1
+    assert count_matches(np.zeros((2, 0)), 0.5) == 0
+
+
+def test_unknown_image_id(one_image):
+    metric = METRICS.build(dict(type='HmeanIoUMetric', ann_file=one_image))
+    with pytest.raises(KeyError, match='img_id 8'):
+        metric.process({}, [sample(8, [GT1], [0.5])])

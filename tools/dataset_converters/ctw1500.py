@@ -1,0 +1,56 @@
+"""Convert SCUT-CTW1500 text-detection ground truth to COCO-style JSON.
+
+Example::
+
+    python tools/dataset_converters/ctw1500.py data/ctw1500 \\
+        --out-dir data/ctw1500
+
+reads ``RAW_DIR/train_images/NNNN.jpg`` with
+``RAW_DIR/ctw1500_train_labels/NNNN.xml`` and ``RAW_DIR/test_images/NNNN.jpg``
+with ``RAW_DIR/ctw1500_test_labels/000NNNN.txt``, and writes
+``OUT/ctw1500_train.json`` and ``OUT/ctw1500_test.json``, whose ``file_name``
+entries are relative to RAW_DIR. ``###`` transcriptions become
+``iscrowd: 1`` (do-not-care).
+"""
+import argparse
+import os
+import sys
+
+from ms_rcnn.datasets.text import (TextAnnotationError, coco_counts,
+                                   convert_ctw1500)
+from ms_rcnn.datasets.text.coco_format import dump_coco
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('raw_dir', help='folder of the extracted dataset')
+    parser.add_argument('--out-dir', required=True, help='output folder')
+    parser.add_argument('--train-img-dir', default='train_images')
+    parser.add_argument('--train-label-dir', default='ctw1500_train_labels')
+    parser.add_argument('--test-img-dir', default='test_images')
+    parser.add_argument('--test-label-dir', default='ctw1500_test_labels')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Convert both splits; returns ``{split: json path}``."""
+    args = parse_args(argv)
+    splits = dict(
+        train=(args.train_img_dir, args.train_label_dir),
+        test=(args.test_img_dir, args.test_label_dir))
+    paths = {}
+    for split, (img_dir, label_dir) in splits.items():
+        try:
+            coco = convert_ctw1500(args.raw_dir, img_dir, label_dir, split)
+        except (TextAnnotationError, FileNotFoundError) as e:
+            sys.exit(f'error: {e}')
+        paths[split] = os.path.join(args.out_dir, f'ctw1500_{split}.json')
+        dump_coco(coco, paths[split])
+        images, instances, ignored = coco_counts(coco)
+        print(f'{split}: {images} images, {instances} instances, {ignored} '
+              f'do-not-care -> {paths[split]}')
+    return paths
+
+
+if __name__ == '__main__':
+    main()

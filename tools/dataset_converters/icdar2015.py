@@ -1,0 +1,57 @@
+"""Convert ICDAR2015 text-detection ground truth to COCO-style JSON.
+
+Example::
+
+    python tools/dataset_converters/icdar2015.py data/icdar2015 \\
+        --out-dir data/icdar2015
+
+reads ``RAW_DIR/ch4_training_images/img_N.jpg`` with
+``RAW_DIR/ch4_training_localization_transcription_gt/gt_img_N.txt`` (and the
+test folders) and writes ``OUT/icdar2015_train.json`` and
+``OUT/icdar2015_test.json``, whose ``file_name`` entries are relative to
+RAW_DIR. ``###`` words become ``iscrowd: 1`` (do-not-care).
+"""
+import argparse
+import os
+import sys
+
+from ms_rcnn.datasets.text import (TextAnnotationError, coco_counts,
+                                   convert_icdar2015)
+from ms_rcnn.datasets.text.coco_format import dump_coco
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('raw_dir', help='folder of the extracted dataset')
+    parser.add_argument('--out-dir', required=True, help='output folder')
+    parser.add_argument('--train-img-dir', default='ch4_training_images')
+    parser.add_argument(
+        '--train-gt-dir',
+        default='ch4_training_localization_transcription_gt')
+    parser.add_argument('--test-img-dir', default='ch4_test_images')
+    parser.add_argument('--test-gt-dir', default='Challenge4_Test_Task1_GT')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Convert both splits; returns ``{split: json path}``."""
+    args = parse_args(argv)
+    splits = dict(
+        train=(args.train_img_dir, args.train_gt_dir),
+        test=(args.test_img_dir, args.test_gt_dir))
+    paths = {}
+    for split, (img_dir, gt_dir) in splits.items():
+        try:
+            coco = convert_icdar2015(args.raw_dir, img_dir, gt_dir)
+        except (TextAnnotationError, FileNotFoundError) as e:
+            sys.exit(f'error: {e}')
+        paths[split] = os.path.join(args.out_dir, f'icdar2015_{split}.json')
+        dump_coco(coco, paths[split])
+        images, instances, ignored = coco_counts(coco)
+        print(f'{split}: {images} images, {instances} instances, {ignored} '
+              f'do-not-care -> {paths[split]}')
+    return paths
+
+
+if __name__ == '__main__':
+    main()
