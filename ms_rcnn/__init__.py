@@ -3,7 +3,13 @@
 Importing the package is cheap (dataset converters use it without torch);
 ``register_all_modules`` and the registries pull in mmdet.
 """
+from mmengine.config.utils import MODULE2PACKAGE
+
 from .version import __version__
+
+# Lets mmengine's inferencers find models of our metafiles by name, e.g.
+# DetInferencer('ms-rcnn_r50-caffe_fpn_1x_coco', scope='ms_rcnn').
+MODULE2PACKAGE.setdefault('ms_rcnn', 'ms_rcnn')
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:

@@ -1,0 +1,127 @@
+"""Every COCO / Cityscapes config builds our classes on CPU, with the same
+parameters as mmdet's config of the same name (so its checkpoints load)."""
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hub import get_config
+from mmengine.registry import init_default_scope
+from mmengine.utils import get_installed_path
+
+import ms_rcnn.models as ours
+from ms_rcnn.registry import MODELS
+
+CONFIG_DIR = Path(__file__).parents[2] / 'configs' / 'ms_rcnn'
+MMDET_NAMES = [
+    'ms-rcnn_r50_fpn_1x_coco', 'ms-rcnn_r50-caffe_fpn_1x_coco',
+    'ms-rcnn_r50-caffe_fpn_2x_coco', 'ms-rcnn_r101-caffe_fpn_1x_coco',
+    'ms-rcnn_r101-caffe_fpn_2x_coco', 'ms-rcnn_x101-32x4d_fpn_1x_coco',
+    'ms-rcnn_x101-64x4d_fpn_1x_coco', 'ms-rcnn_x101-64x4d_fpn_2x_coco'
+]
+
+
+def _shapes(model_cfg, scope):
+    model_cfg.backbone.init_cfg = None  # no download
+    init_default_scope(scope)
+    if scope == 'mmdet':
+        from mmdet.registry import MODELS as registry
+    else:
+        registry = MODELS
+    model = registry.build(model_cfg)
+    return model, {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize('name', MMDET_NAMES)
+def test_same_parameters_as_mmdet(name):
+    cfg = Config.fromfile(str(CONFIG_DIR / f'{name}.py'))
+    theirs = get_config(f'mmdet::ms_rcnn/{name}.py')
+    assert cfg.train_cfg.max_epochs == theirs.train_cfg.max_epochs
+    assert cfg.param_scheduler[1].milestones == \
+        theirs.param_scheduler[1].milestones
+    assert cfg.model.data_preprocessor == theirs.model.data_preprocessor
+    model, mine = _shapes(cfg.model, 'ms_rcnn')
+    assert type(model) is ours.MaskScoringRCNN
+    assert type(model.roi_head.mask_iou_head) is ours.MaskIoUHead
+    _, expected = _shapes(theirs.model, 'mmdet')
+    assert mine == expected
+
+
+def test_cityscapes_config():
+    cfg = Config.fromfile(str(CONFIG_DIR / 'ms-rcnn_r50_fpn_1x_cityscapes.py'))
+    model, shapes = _shapes(cfg.model, 'ms_rcnn')
+    assert type(model.roi_head) is ours.MaskScoringRoIHead
+    assert shapes['roi_head.mask_iou_head.fc_mask_iou.weight'] == (8, 1024)
+    assert shapes['roi_head.bbox_head.fc_cls.weight'] == (9, 1024)
+    assert cfg.train_cfg.max_epochs == 8
+    assert cfg.load_from.endswith('-61c9355e.pth')
+
+
+@pytest.fixture
+def torchvision_stub(monkeypatch):
+    """mmpretrain 1.2 imports torchvision in modules the backbone never uses
+    (metrics, transforms); torchvision cannot sit beside a CPU-only torch
+    here, so stand in for it while importing."""
+    try:
+        import torchvision  # noqa: F401
+        return
+    except ImportError:
+        pass
+    names = ['torchvision', 'torchvision.ops', 'torchvision.ops.boxes',
+             'torchvision.transforms', 'torchvision.transforms.functional',
+             'torchvision.transforms.transforms']
+    for name in names:
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    sys.modules['torchvision.transforms.transforms'].InterpolationMode = \
+        types.SimpleNamespace(BILINEAR=2, NEAREST=0, BICUBIC=3)
+    sys.modules['torchvision'].ops = sys.modules['torchvision.ops']
+    sys.modules['torchvision'].transforms = sys.modules[
+        'torchvision.transforms']
+    sys.modules['torchvision.ops'].boxes = sys.modules['torchvision.ops.boxes']
+    sys.modules['torchvision.transforms'].functional = sys.modules[
+        'torchvision.transforms.functional']
+    sys.modules['torchvision.transforms'].transforms = sys.modules[
+        'torchvision.transforms.transforms']
+
+
+def test_mmpretrain_convnext_config(torchvision_stub):
+    import mmpretrain.models  # noqa: F401  (what custom_imports does)
+    cfg = Config.fromfile(
+        str(CONFIG_DIR / 'ms-rcnn_convnext-t-p4-w7_fpn_1x_coco.py'))
+    assert cfg.custom_imports.imports == ['mmpretrain.models']
+    model, shapes = _shapes(cfg.model, 'ms_rcnn')
+    assert type(model.backbone).__module__.startswith('mmpretrain.')
+    assert type(model) is ours.MaskScoringRCNN
+    # ConvNeXt-T stages: 96, 192, 384, 768 channels at strides 4..32.
+    with torch.no_grad():
+        feats = model.extract_feat(torch.rand(1, 3, 64, 64))
+    assert [f.shape[1:] for f in feats] == [(256, 16, 16), (256, 8, 8),
+                                            (256, 4, 4), (256, 2, 2),
+                                            (256, 1, 1)]
+    assert shapes['neck.lateral_convs.3.conv.weight'] == (256, 768, 1, 1)
+
+
+def test_metafile_and_model_index():
+    import re
+
+    import yaml
+    root = CONFIG_DIR.parents[1]
+    index = yaml.safe_load((root / 'model-index.yml').read_text())
+    assert index['Import'] == ['configs/ms_rcnn/metafile.yml']
+    meta = yaml.safe_load((root / index['Import'][0]).read_text())
+    names = [m['Name'] for m in meta['Models']]
+    assert names == [n for n in MMDET_NAMES if n != 'ms-rcnn_r50_fpn_1x_coco']
+    mmdet_meta = yaml.safe_load(
+        Path(get_installed_path('mmdet')).joinpath(
+            '.mim/configs/ms_rcnn/metafile.yml').read_text())
+    theirs = {m['Name']: m for m in mmdet_meta['Models']}
+    for model in meta['Models']:
+        assert (root / model['Config']).name == model['Name'] + '.py'
+        assert (root / model['Config']).is_file()
+        assert model['In Collection'] == 'Mask Scoring R-CNN'
+        # The official weights and the numbers published with them.
+        assert model['Weights'] == theirs[model['Name']]['Weights']
+        assert re.search(r'-[0-9a-f]{8}\.pth$', model['Weights'])
+        assert model['Results'] == theirs[model['Name']]['Results']

@@ -1,0 +1,94 @@
+"""mim train / test / search from a wheel installed in a throwaway venv."""
+import glob
+import os
+import re
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+from conftest import tiny_cfg_options
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture(scope='module')
+def wheel_env(tmp_path_factory):
+    """A venv with only the built ms_rcnn wheel; torch, mmcv, mmdet, mim
+    come from this environment through a .pth file (the source tree and its
+    editable install are not visible there)."""
+    tmp = tmp_path_factory.mktemp('wheel')
+    subprocess.run([
+        sys.executable, '-m', 'pip', 'wheel', str(ROOT), '--no-deps',
+        '--no-build-isolation', '-q', '-w', str(tmp / 'dist')
+    ], check=True, capture_output=True)
+    wheel = glob.glob(str(tmp / 'dist' / 'ms_rcnn-*.whl'))[0]
+    venv = tmp / 'venv'
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)],
+                   check=True)
+    python = str(venv / 'bin' / 'python')
+    subprocess.run([
+        sys.executable, '-m', 'pip', '--python', python, 'install', '-q',
+        '--no-deps', wheel
+    ], check=True, capture_output=True)
+    site = subprocess.run(
+        [python, '-c', 'import sysconfig; print(sysconfig.get_paths()'
+         '["purelib"])'], check=True, capture_output=True,
+        text=True).stdout.strip()
+    Path(site, 'deps.pth').write_text(sysconfig.get_paths()['purelib'])
+    return python, tmp
+
+
+def run(python, *args, cwd):
+    result = subprocess.run([python, '-m', 'mim', *args],
+                            capture_output=True,
+                            text=True,
+                            cwd=cwd,
+                            env=dict(os.environ, OMP_NUM_THREADS='2'),
+                            timeout=600)
+    assert result.returncode == 0, (result.stdout[-3000:],
+                                    result.stderr[-3000:])
+    return result.stdout + result.stderr
+
+
+def test_wheel_is_used_and_ships_mim_files(wheel_env):
+    python, tmp = wheel_env
+    out = subprocess.run(
+        [python, '-c', 'import ms_rcnn, os; print(ms_rcnn.__file__)'],
+        capture_output=True, text=True, cwd=tmp, check=True).stdout
+    package = Path(out.strip()).parent
+    assert str(package).startswith(str(tmp / 'venv'))
+    mim_dir = package / '.mim'
+    for name in ('model-index.yml', 'configs/ms_rcnn/metafile.yml',
+                 'configs/quickstart/ms-rcnn_quickstart.py', 'tools/train.py',
+                 'tools/test.py'):
+        assert (mim_dir / name).is_file(), name
+
+
+def test_mim_search_lists_our_models(wheel_env):
+    python, tmp = wheel_env
+    out = run(python, 'search', 'ms_rcnn', cwd=tmp)
+    for name in ('ms-rcnn_r50-caffe_fpn_1x_coco',
+                 'ms-rcnn_x101-64x4d_fpn_2x_coco'):
+        assert name in out
+
+
+def test_mim_train_then_test(wheel_env, tiny_shapes):
+    python, tmp = wheel_env
+    work_dir = tmp / 'work'
+    options = tiny_cfg_options(tiny_shapes, work_dir)
+    # The config is found by name inside the installed package.
+    out = run(python, 'train', 'ms_rcnn', 'ms-rcnn_quickstart.py',
+              '--cfg-options', *options, cwd=tmp)
+    assert re.search(
+        r'will use \S*/venv/\S*/ms_rcnn/\.mim/configs/quickstart/'
+        r'ms-rcnn_quickstart\.py', out)
+    checkpoint = work_dir / 'epoch_1.pth'
+    assert checkpoint.is_file()
+    out = run(python, 'test', 'ms_rcnn', 'ms-rcnn_quickstart.py',
+              '--checkpoint', str(checkpoint), '--cfg-options', *options,
+              cwd=tmp)
+    # COCO metrics and the calibration metric were computed.
+    assert re.search(r'coco/segm_mAP: \d', out)
+    assert re.search(r'calib/spearman_mask_score_iou: ', out)

@@ -1,0 +1,83 @@
+"""Test (evaluate) a checkpoint with mmengine's Runner (mmdet's test.py flags).
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULT.pkl]
+        [--show-dir DIR] [--cfg-options KEY=VALUE ...] [--launcher ...]
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import ms_rcnn
+from ms_rcnn.utils.dist import setup_cpu_distributed
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test a detector')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where the metrics are written')
+    parser.add_argument(
+        '--out', help='dump predictions to a pickle file (.pkl) as well')
+    parser.add_argument(
+        '--show-dir', help='draw predictions into this folder of work_dir')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, e.g. test_dataloader.batch_size=2')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_cfg(args) -> Config:
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.show_dir:
+        hook = cfg.default_hooks.get('visualization')
+        if hook is None:
+            raise ValueError(f'{args.config} has no visualization hook')
+        hook.draw = True
+        hook.test_out_dir = args.show_dir
+    if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must be a .pkl file, got {args.out}')
+        evaluators = cfg.test_evaluator
+        if isinstance(evaluators, dict):
+            evaluators = [evaluators]
+        cfg.test_evaluator = list(evaluators) + [
+            dict(type='DumpDetResults', out_file_path=args.out)
+        ]
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    ms_rcnn.register_all_modules(init_default_scope=False)
+    cfg = build_cfg(args)
+    setup_cpu_distributed(cfg)
+    runner = (Runner.from_cfg(cfg)
+              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    return runner.test()
+
+
+if __name__ == '__main__':
+    main()
