@@ -71,7 +71,7 @@ EVALUATOR = _child('evaluator', mmdet_registry.EVALUATOR, 'mmdet.evaluation',
                    'ms_rcnn.evaluation')
 
 VISUALIZERS = _child('visualizer', mmdet_registry.VISUALIZERS,
-                     'mmdet.visualization')
+                     'mmdet.visualization', 'ms_rcnn.visualization')
 VISBACKENDS = _child('vis_backend', mmdet_registry.VISBACKENDS,
                      'mmdet.visualization')
 LOG_PROCESSORS = _child('log_processor', mmdet_registry.LOG_PROCESSORS,

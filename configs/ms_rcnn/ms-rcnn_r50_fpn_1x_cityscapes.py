@@ -18,6 +18,7 @@ model = dict(
     train_cfg=dict(rcnn=dict(mask_thr_binary=0.5)))
 val_cfg = dict(_scope_='ms_rcnn')
 test_cfg = dict(_scope_='ms_rcnn')
+visualizer = dict(_scope_='ms_rcnn', type='MaskScoringVisualizer')
 
 # MS R-CNN from the COCO model zoo: the 80-class heads are re-initialised
 # for 8 classes (their shapes differ), the rest is kept.

@@ -31,3 +31,6 @@ model = dict(
 # ms_rcnn's metrics (e.g. MaskIoUCalibrationMetric) would not be found.
 val_cfg = dict(_scope_='ms_rcnn')
 test_cfg = dict(_scope_='ms_rcnn')
+
+# mmdet's visualizer plus each instance's mask score.
+visualizer = dict(_scope_='ms_rcnn', type='MaskScoringVisualizer')

@@ -1,8 +1,9 @@
 """High-level helpers.
 
 Kept free of heavy imports: ``tools/misc/download_checkpoint.py`` and
-``import ms_rcnn.apis.download`` must work without torch. Helpers that need
-torch or mmdet should be imported lazily or from their own module.
+``import ms_rcnn.apis.download`` must work without torch, so the inferencer
+is imported from its module: ``from ms_rcnn.apis.inferencer import
+MaskScoringInferencer``.
 """
 from .download import (DownloadError, DownloadResult, apply_base_url,
                        download_checkpoint, expected_hash, resolve_url,

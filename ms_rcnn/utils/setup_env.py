@@ -20,6 +20,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     mmdet_register_all(init_default_scope=False)
     import ms_rcnn.evaluation  # noqa: F401
     import ms_rcnn.models  # noqa: F401
+    import ms_rcnn.visualization  # noqa: F401
 
     if not init_default_scope:
         return

@@ -33,3 +33,5 @@ default_hooks = dict(checkpoint=dict(interval=20, max_keep_ckpts=3))
 # they would not find HmeanIoUMetric.
 val_cfg = dict(_scope_='ms_rcnn')
 test_cfg = dict(_scope_='ms_rcnn')
+# mmdet's visualizer plus each instance's mask score (when there is one).
+visualizer = dict(_scope_='ms_rcnn', type='MaskScoringVisualizer')

@@ -1,0 +1,3 @@
+from .local_visualizer import MaskScoringVisualizer
+
+__all__ = ['MaskScoringVisualizer']
