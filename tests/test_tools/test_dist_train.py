@@ -2,18 +2,25 @@
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import tiny_cfg_options
+from ms_rcnn_testing import tiny_cfg_options
 
 ROOT = Path(__file__).parents[2]
 
 
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return str(sock.getsockname()[1])
+
+
 def test_two_process_training(tiny_shapes, tmp_path):
     work_dir = tmp_path / 'work'
-    env = dict(os.environ, PYTHON=sys.executable, PORT='29517',
+    env = dict(os.environ, PYTHON=sys.executable, PORT=_free_port(),
                OMP_NUM_THREADS='1')
     result = subprocess.run(
         ['bash', str(ROOT / 'tools' / 'dist_train.sh'),

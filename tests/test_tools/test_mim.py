@@ -8,7 +8,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from conftest import tiny_cfg_options
+from ms_rcnn_testing import tiny_cfg_options
 
 ROOT = Path(__file__).parents[2]
 

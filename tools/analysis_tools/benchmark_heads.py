@@ -23,10 +23,11 @@ import statistics
 import time
 from types import SimpleNamespace
 
+import cv2
 import numpy as np
 import torch
 from mmdet.structures import DetDataSample
-from mmdet.structures.mask import BitmapMasks
+from mmdet.structures.mask import BitmapMasks, PolygonMasks
 from mmengine.config import Config, ConfigDict
 from mmengine.hub import get_config
 from mmengine.registry import init_default_scope
@@ -100,6 +101,16 @@ def make_instances(num_gts, device, seed=0):
     return gt
 
 
+def to_polygon_masks(bitmaps):
+    """The outer contours of the bitmaps as PolygonMasks (COCO's format)."""
+    polygons = []
+    for mask in bitmaps.masks:
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL,
+                                       cv2.CHAIN_APPROX_SIMPLE)
+        polygons.append([c.reshape(-1).astype(np.float64) for c in contours])
+    return PolygonMasks(polygons, bitmaps.height, bitmaps.width)
+
+
 def bench_targets(args):
     from mmdet.models.roi_heads.mask_heads import MaskIoUHead as MMDetHead
 
@@ -118,10 +129,7 @@ def bench_targets(args):
     ours, theirs = MaskIoUHead(), MMDetHead()
     out = {}
     for kind, masks in [('bitmap', gt.masks),
-                        ('polygon', gt.masks.to_polygons() if hasattr(
-                            gt.masks, 'to_polygons') else None)]:
-        if masks is None:
-            continue
+                        ('polygon', to_polygon_masks(gt.masks))]:
         inst = SimpleNamespace(masks=masks)
         out[kind] = interleaved(
             {

@@ -4,7 +4,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import build_mmdet_model, build_our_model, make_batch
+from ms_rcnn_testing import build_our_model, make_batch
 
 import ms_rcnn.models as ours
 from ms_rcnn.structures import masks_to_polygons
