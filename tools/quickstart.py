@@ -1,0 +1,243 @@
+"""Quick start: MS R-CNN against Mask R-CNN on generated shapes, on CPU.
+
+Generates the shapes dataset, trains the two twin configs of
+``configs/quickstart/`` (the same model, schedule and seed; one has a MaskIoU
+head), evaluates both on the validation split, draws predictions on a few
+validation images and writes ``summary.json``::
+
+    python tools/quickstart.py --work-dir work_dirs/quickstart \\
+        --data-root data/shapes --seed 0
+
+In ``summary.json`` the Mask R-CNN entry's ``spearman_mask_score_iou``
+equals its ``spearman_cls_score_iou``: Mask R-CNN has no mask score and
+ranks its masks by the class score.
+"""
+import argparse
+import json
+import math
+import os
+import os.path as osp
+import time
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+from ms_rcnn import register_all_modules
+from ms_rcnn.datasets.shapes import ensure_shapes_dataset
+
+CONFIG_DIR = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'quickstart')
+# Name in summary.json -> config file.
+MODELS = {
+    'ms-rcnn': osp.join(CONFIG_DIR, 'ms-rcnn_quickstart.py'),
+    'mask-rcnn': osp.join(CONFIG_DIR, 'mask-rcnn_quickstart.py'),
+}
+# Metrics copied to summary.json: CocoMetric's under coco/, the mask-score
+# calibration under calib/.
+COCO_KEYS = ('bbox_mAP', 'bbox_mAP_50', 'segm_mAP', 'segm_mAP_50')
+CALIB_KEYS = ('spearman_mask_score_iou', 'spearman_cls_score_iou',
+              'pearson_mask_score_iou', 'pearson_cls_score_iou',
+              'mae_pred_iou', 'segm_mAP_by_cls_score',
+              'segm_mAP_by_mask_score', 'num_preds')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--work-dir', default='work_dirs/quickstart')
+    parser.add_argument(
+        '--data-root',
+        default='data/shapes',
+        help='where the shapes dataset is written (kept when it exists)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--epochs',
+        type=int,
+        help='train this many epochs instead of the configs\' schedule '
+        '(a shorter run for a smoke test; results will be lower)')
+    parser.add_argument(
+        '--num-vis', type=int, default=4, help='validation images to draw')
+    parser.add_argument(
+        '--vis-score-thr',
+        type=float,
+        default=0.3,
+        help='class score below which detections are not drawn')
+    args = parser.parse_args(argv)
+    if args.num_vis < 0:
+        parser.error('--num-vis must be >= 0')
+    if args.epochs is not None and args.epochs < 1:
+        parser.error('--epochs must be >= 1')
+    return args
+
+
+def load_config(path, data_root, work_dir, seed, epochs=None):
+    """A quick-start config reading the dataset at ``data_root``, writing
+    to ``work_dir``, seeded with ``seed`` and, if given, trained ``epochs``
+    epochs."""
+    cfg = Config.fromfile(path)
+    root = data_root.rstrip('/') + '/'
+    for loader in (cfg.train_dataloader, cfg.val_dataloader,
+                   cfg.test_dataloader):
+        loader.dataset.data_root = root
+    for evaluators in (cfg.val_evaluator, cfg.test_evaluator):
+        for evaluator in evaluators:
+            evaluator.ann_file = root + 'annotations/val.json'
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=seed)
+    if epochs is not None:
+        cfg.train_cfg.max_epochs = epochs
+        cfg.default_hooks.checkpoint.interval = epochs
+    # Evaluated once, after training and timed apart from it.
+    cfg.train_cfg.val_begin = cfg.train_cfg.max_epochs + 1
+    return cfg
+
+
+def train_and_evaluate(cfg):
+    """Train, then evaluate on the validation split.
+
+    Returns:
+        tuple[Runner, dict, float, float]: the runner (holding the trained
+        model), the validation metrics, training and evaluation seconds.
+    """
+    runner = Runner.from_cfg(cfg)
+    start = time.perf_counter()
+    runner.train()
+    train_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    metrics = runner.val()
+    return runner, metrics, train_seconds, time.perf_counter() - start
+
+
+def summarize(metrics, train_seconds, eval_seconds):
+    """The summary.json entry of one model: NaN (no mask score) as null."""
+    # CocoMetric reports nothing when a model detects nothing: AP 0.
+    out = {k: metrics.get(f'coco/{k}', 0.0) for k in COCO_KEYS}
+    out.update({k: metrics[f'calib/{k}'] for k in CALIB_KEYS})
+    out = {
+        k: None if isinstance(v, float) and math.isnan(v) else v
+        for k, v in out.items()
+    }
+    out.update(
+        train_seconds=round(train_seconds, 1),
+        eval_seconds=round(eval_seconds, 1))
+    return out
+
+
+def draw_predictions(img, pred, classes, score_thr, scale=3):
+    """Draw masks, boxes and ``class score/mask score`` labels.
+
+    Args:
+        img (np.ndarray): (H, W, 3) uint8 BGR image.
+        pred (InstanceData): ``masks`` (N, H, W), ``bboxes`` (N, 4),
+            ``labels`` and ``scores`` (N, ), optionally ``mask_scores``.
+        classes (Sequence[str]): class names by label.
+        score_thr (float): detections with a lower class score are skipped.
+        scale (int): upscaling of the 128 px images, so that text is legible.
+
+    Returns:
+        np.ndarray: (scale * H, scale * W, 3) uint8 BGR image.
+    """
+    out = cv2.resize(
+        img, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    pred = pred[pred.scores >= score_thr]
+    masks = pred.masks.numpy().astype(np.uint8)
+    mask_scores = pred.get('mask_scores')
+    rng = np.random.default_rng(0)  # the same colours in every picture
+    for i in range(len(pred)):
+        color = rng.integers(64, 256, size=3)
+        mask = cv2.resize(
+            masks[i], out.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        out[mask > 0] = 0.5 * out[mask > 0] + 0.5 * color
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL,
+                                       cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(out, contours, -1, color.tolist(), 1)
+        text = f'{classes[int(pred.labels[i])]} {float(pred.scores[i]):.2f}'
+        if mask_scores is not None:
+            text += f' m{float(mask_scores[i]):.2f}'
+        # The label sits on the box's top-left corner, inside the image.
+        x1, y1 = (pred.bboxes[i, :2] * scale).int().tolist()
+        (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+        x1, y1 = min(x1, out.shape[1] - w), max(y1, h + 2)
+        cv2.rectangle(out, (x1, y1 - h - 2), (x1 + w, y1), color.tolist(), -1)
+        cv2.putText(out, text, (x1, y1 - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    return out
+
+
+@torch.no_grad()
+def visualize(runner, name, indices, vis_dir, score_thr):
+    """Draw the predictions of ``runner``'s model on validation images.
+
+    Returns:
+        list[np.ndarray]: the drawn images, also written to
+        ``vis_dir/{name}_{img_id}.png``.
+    """
+    dataset = runner.val_dataloader.dataset
+    classes = dataset.metainfo['classes']
+    runner.model.eval()
+    drawn = []
+    for i in indices:
+        sample = runner.model.test_step(pseudo_collate([dataset[i]]))[0]
+        img = cv2.imread(sample.img_path)
+        drawn.append(
+            draw_predictions(img, sample.pred_instances.cpu(), classes,
+                             score_thr))
+        cv2.imwrite(
+            osp.join(vis_dir, f'{name}_{sample.img_id:06d}.png'), drawn[-1])
+    return drawn
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.perf_counter()
+    register_all_modules(init_default_scope=False)
+    ensure_shapes_dataset(args.data_root, seed=args.seed)
+    vis_dir = osp.join(args.work_dir, 'vis')
+    os.makedirs(vis_dir, exist_ok=True)
+
+    summary, rows = {}, []
+    for name, config in MODELS.items():
+        cfg = load_config(config, args.data_root,
+                          osp.join(args.work_dir,
+                                   name), args.seed, args.epochs)
+        runner, metrics, train_s, eval_s = train_and_evaluate(cfg)
+        summary[name] = summarize(metrics, train_s, eval_s)
+        indices = range(min(args.num_vis, len(runner.val_dataloader.dataset)))
+        rows.append(
+            visualize(runner, name, indices, vis_dir, args.vis_score_thr))
+    # One picture to compare: a row of validation images per model.
+    if args.num_vis:
+        cv2.imwrite(
+            osp.join(vis_dir, 'comparison.png'),
+            np.concatenate([np.concatenate(r, axis=1) for r in rows]))
+
+    summary_file = osp.join(args.work_dir, 'summary.json')
+    with open(summary_file, 'w') as f:
+        json.dump(summary, f, indent=2)
+
+    header = ('model', 'bbox_mAP', 'segm_mAP', 'spearman_mask_score_iou',
+              'spearman_cls_score_iou', 'train_seconds')
+    lines = [' | '.join(header)]
+    for name, res in summary.items():
+        lines.append(' | '.join([name] + [
+            f'{res[k]:.3f}' if isinstance(res[k], float) else f'{res[k]}'
+            for k in header[1:]
+        ]))
+    print_log(
+        '\n'.join(lines) + '\n(mask-rcnn has no mask score: its '
+        'spearman_mask_score_iou is that of the class score)\n'
+        f'summary:     {summary_file}\n'
+        f'pictures:    {vis_dir}\n'
+        f'logs, ckpts: {", ".join(osp.join(args.work_dir, n) for n in MODELS)}'
+        f'\ndata:        {args.data_root}\n'
+        f'total time:  {time.perf_counter() - start:.0f} s',
+        logger='current')
+    return summary
+
+
+if __name__ == '__main__':
+    main()
