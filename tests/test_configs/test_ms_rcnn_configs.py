@@ -109,7 +109,15 @@ def test_metafile_and_model_index():
     import yaml
     root = CONFIG_DIR.parents[1]
     index = yaml.safe_load((root / 'model-index.yml').read_text())
-    assert index['Import'] == ['configs/ms_rcnn/metafile.yml']
+    # Every config directory has a metafile, and the index imports it.
+    assert sorted(index['Import']) == sorted(
+        f'configs/{p.parent.name}/metafile.yml'
+        for p in (root / 'configs').glob('*/metafile.yml'))
+    for metafile in index['Import']:
+        for model in yaml.safe_load((root / metafile).read_text())['Models']:
+            assert (root / model['Config']).name == model['Name'] + '.py'
+            assert (root / model['Config']).parent == (root / metafile).parent
+        assert (root / metafile).with_name('README.md').is_file()
     meta = yaml.safe_load((root / index['Import'][0]).read_text())
     names = [m['Name'] for m in meta['Models']]
     assert names == [n for n in MMDET_NAMES if n != 'ms-rcnn_r50_fpn_1x_coco']

@@ -115,3 +115,22 @@ def test_converted_data_trains_and_evaluates(icdar_root, tmp_path):
             'icdar/best_score_thr'} <= set(metrics)
     for value in metrics.values():
         assert 0.0 <= value <= 1.0
+
+
+def test_readme_config_for_own_text_data(tmp_path):
+    import re
+    from pathlib import Path
+
+    import ms_rcnn  # noqa: F401  (the ms_rcnn:: prefix)
+    text = (Path(__file__).parents[2] / 'README.md').read_text()
+    section = text[text.index('## Text detection'):]
+    snippet = re.search(r'```python\n(.*?)```', section, re.S).group(1)
+    (tmp_path / 'signs.py').write_text(snippet)
+    cfg = Config.fromfile(str(tmp_path / 'signs.py'))
+    assert cfg.model.type == 'MaskScoringRCNN'
+    assert cfg.train_dataloader.dataset.data_root == 'data/signs/'
+    assert cfg.train_dataloader.dataset.ann_file == 'signs_train.json'
+    assert cfg.train_dataloader.dataset.metainfo.classes == ('text', )
+    assert cfg.test_dataloader.dataset.ann_file == 'signs_test.json'
+    assert cfg.test_evaluator.ann_file == 'data/signs/signs_test.json'
+    assert cfg.test_evaluator.polygon_mode == 'quad'
