@@ -34,14 +34,15 @@ RUNNER_CONSTRUCTORS = _child('runner constructor',
                              mmdet_registry.RUNNER_CONSTRUCTORS,
                              'mmdet.engine.runner')
 LOOPS = _child('loop', mmdet_registry.LOOPS, 'mmdet.engine.runner')
-HOOKS = _child('hook', mmdet_registry.HOOKS, 'mmdet.engine.hooks')
+HOOKS = _child('hook', mmdet_registry.HOOKS, 'mmdet.engine.hooks',
+               'ms_rcnn.engine.hooks')
 STRATEGIES = _child('strategy', mmengine_registry.STRATEGIES)
 
 DATASETS = _child('dataset', mmdet_registry.DATASETS, 'mmdet.datasets')
 DATA_SAMPLERS = _child('data sampler', mmdet_registry.DATA_SAMPLERS,
                        'mmdet.datasets.samplers')
 TRANSFORMS = _child('transform', mmdet_registry.TRANSFORMS,
-                    'mmdet.datasets.transforms')
+                    'mmdet.datasets.transforms', 'ms_rcnn.datasets.transforms')
 FUNCTIONS = _child('function', mmengine_registry.FUNCTIONS)
 
 MODELS = _child('model', mmdet_registry.MODELS, 'mmdet.models',

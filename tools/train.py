@@ -11,6 +11,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import ms_rcnn
+from ms_rcnn.utils.data_check import check_dataloader_cfgs
+from ms_rcnn.utils.registry_hints import registry_hints
 from ms_rcnn.utils.tools import (add_common_args, load_tool_config,
                                  setup_cpu_distributed)
 
@@ -62,9 +64,13 @@ def main(argv=None):
     ms_rcnn.register_all_modules(init_default_scope=False)
     cfg = build_cfg(args)
     setup_cpu_distributed(cfg)
-    runner = (Runner.from_cfg(cfg)
-              if 'runner_type' not in cfg else RUNNERS.build(cfg))
-    runner.train()
+    # Annotation files are checked before mmdet parses them, and an unknown
+    # `type` (built lazily, also inside train/test) gets close matches.
+    check_dataloader_cfgs(cfg, ('train_dataloader', 'val_dataloader'))
+    with registry_hints():
+        runner = (Runner.from_cfg(cfg)
+                  if 'runner_type' not in cfg else RUNNERS.build(cfg))
+        runner.train()
 
 
 if __name__ == '__main__':

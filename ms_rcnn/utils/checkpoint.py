@@ -69,3 +69,62 @@ def allow_mmengine_checkpoints() -> None:
     """
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_trusted_local, force=True)
+
+
+def state_dict_mismatch(model_state: dict, ckpt_state: dict) -> dict:
+    """What differs between a model's and a checkpoint's state dicts.
+
+    Args:
+        model_state (dict): ``model.state_dict()`` (names -> tensors).
+        ckpt_state (dict): The checkpoint's state dict.
+
+    Returns:
+        dict: ``missing`` (in the model only), ``unexpected`` (in the
+        checkpoint only), both sorted lists of names, and ``shape``: a list
+        of ``(name, checkpoint shape, model shape)``.
+    """
+    shape = [(k, tuple(ckpt_state[k].shape), tuple(v.shape))
+             for k, v in model_state.items()
+             if k in ckpt_state and hasattr(ckpt_state[k], 'shape')
+             and tuple(ckpt_state[k].shape) != tuple(v.shape)]
+    return dict(
+        missing=sorted(set(model_state) - set(ckpt_state)),
+        unexpected=sorted(set(ckpt_state) - set(model_state)),
+        shape=shape)
+
+
+def module_prefixes(names, all_names) -> list:
+    """Collapse parameter names into the shortest module prefixes whose
+    parameters (among ``all_names``) are all in ``names``; e.g. every
+    ``roi_head.mask_iou_head.*`` -> ``['roi_head.mask_iou_head']``."""
+    names, result = set(names), []
+    for name in sorted(names):
+        parts = name.split('.')
+        for depth in range(1, len(parts) + 1):
+            prefix = '.'.join(parts[:depth])
+            members = {n for n in all_names if n.startswith(prefix + '.')}
+            if prefix == name or (members and members <= names):
+                if prefix not in result:
+                    result.append(prefix)
+                break
+    return result
+
+
+def format_mismatch(mismatch: dict, model_state: dict,
+                    ckpt_state: dict) -> str:
+    """A one-paragraph description of :func:`state_dict_mismatch`'s result:
+    every differing name (modules collapsed), with shapes."""
+    lines = []
+    if mismatch['shape']:
+        lines.append('shape mismatch (checkpoint vs model): ' +
+                     ', '.join(f'{k} {tuple(c)} vs {tuple(m)}'
+                               for k, c, m in mismatch['shape']))
+    if mismatch['missing']:
+        lines.append(
+            'not in the checkpoint: ' +
+            ', '.join(module_prefixes(mismatch['missing'], model_state)))
+    if mismatch['unexpected']:
+        lines.append(
+            'not in the model: ' +
+            ', '.join(module_prefixes(mismatch['unexpected'], ckpt_state)))
+    return '; '.join(lines)

@@ -18,6 +18,8 @@ def register_all_modules(init_default_scope: bool = True) -> None:
 
     # mmdet's modules first (without touching the scope): ours subclass them.
     mmdet_register_all(init_default_scope=False)
+    import ms_rcnn.datasets.transforms  # noqa: F401
+    import ms_rcnn.engine.hooks  # noqa: F401
     import ms_rcnn.evaluation  # noqa: F401
     import ms_rcnn.models  # noqa: F401
     import ms_rcnn.visualization  # noqa: F401

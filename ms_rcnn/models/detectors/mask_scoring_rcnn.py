@@ -1,8 +1,12 @@
 """Mask Scoring R-CNN detector."""
+import logging
+
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.logging import print_log
 
 from ms_rcnn.registry import MODELS
+from ms_rcnn.utils.checkpoint import format_mismatch, state_dict_mismatch
 
 
 @MODELS.register_module()
@@ -32,3 +36,45 @@ class MaskScoringRCNN(TwoStageDetector):
             test_cfg=test_cfg,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        """Name what does not match, and accept Mask R-CNN checkpoints.
+
+        torch calls this on the detector first, with the whole state dict
+        (a copy that loading may modify), then on every submodule.
+
+        A Mask R-CNN checkpoint has everything but ``roi_head.mask_iou_head``:
+        the head keeps its initialisation, and this is said once in the log
+        instead of as a list of missing keys (the head's current tensors are
+        put into the state dict, so they load onto themselves). Any other
+        difference (e.g. another ``num_classes``) is logged once, naming
+        every differing parameter with both shapes.
+        """
+        own = {
+            prefix + k: v
+            for k, v in self.state_dict(keep_vars=True).items()
+        }
+        ckpt = {k: v for k, v in state_dict.items() if k.startswith(prefix)}
+        head = prefix + 'roi_head.mask_iou_head.'
+        head_keys = [k for k in own if k.startswith(head)]
+        mask_head = prefix + 'roi_head.mask_head.'
+        if (head_keys and not any(k.startswith(head) for k in ckpt)
+                and any(k.startswith(mask_head) for k in ckpt)):
+            for k in head_keys:
+                state_dict[k] = ckpt[k] = own[k].detach()
+            print_log(
+                'The checkpoint has no roi_head.mask_iou_head (a Mask R-CNN '
+                'checkpoint): newly initialised: roi_head.mask_iou_head',
+                logger='current')
+        mismatch = state_dict_mismatch(own, ckpt)
+        if any(mismatch.values()):
+            print_log(
+                'The checkpoint does not match MaskScoringRCNN: ' +
+                format_mismatch(mismatch, own, ckpt),
+                logger='current',
+                level=logging.WARNING)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)

@@ -1,0 +1,5 @@
+"""Hooks of ms_rcnn (registered in ms_rcnn's HOOKS)."""
+from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
+from .safe_checkpoint_hook import SafeCheckpointHook
+
+__all__ = ['NonFiniteLossError', 'NonFiniteLossHook', 'SafeCheckpointHook']

@@ -1,0 +1,97 @@
+"""The quick-start MS R-CNN config on tiny data, and reading its logs."""
+import itertools
+import json
+from pathlib import Path
+
+from mmengine.config import Config
+
+ROOT = Path(__file__).parents[2]
+CONFIG = str(ROOT / 'configs' / 'quickstart' / 'ms-rcnn_quickstart.py')
+_names = itertools.count()
+
+
+def tiny_cfg(data, work_dir, max_iters=4, ckpt_interval=2, batch_size=1):
+    """The quick-start config on ``data``, iteration-based, small batches,
+    without validation, logging every iteration's own losses."""
+    cfg = Config.fromfile(CONFIG)
+    root = data['data_root'] + '/'
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key].dataset.data_root = root
+    cfg.test_evaluator = [
+        dict(e, ann_file=data['val_ann']) for e in cfg.test_evaluator
+    ]
+    cfg.train_dataloader.batch_size = batch_size
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = dict(
+        type='SafeCheckpointHook',
+        interval=ckpt_interval,
+        by_epoch=False,
+        max_keep_ckpts=1)
+    cfg.default_hooks.logger.interval = 1
+    # window_size 1: each logged loss is that iteration's, not a mean.
+    cfg.log_processor = dict(
+        type='LogProcessor', window_size=1, by_epoch=False)
+    cfg.randomness = dict(seed=0, deterministic=True)
+    cfg.work_dir = str(work_dir)
+    # Two runs started in one second would share mmengine's named
+    # instances (logger, message hub, visualizer) under the same name.
+    cfg.experiment_name = f'robustness_{next(_names)}'
+    return cfg
+
+
+def read_losses(work_dir):
+    """``{iteration: loss}`` from every run's vis_data/scalars.json."""
+    losses = {}
+    for path in sorted(Path(work_dir).glob('*/vis_data/scalars.json')):
+        for line in path.read_text().splitlines():
+            entry = json.loads(line)
+            if 'loss' in entry:
+                losses[entry['step']] = entry['loss']
+    return losses
+
+
+def write_json(path, obj):
+    with open(path, 'w') as f:
+        json.dump(obj, f)
+    return str(path)
+
+
+def load_coco(data, split='train'):
+    with open(data[f'{split}_ann']) as f:
+        return json.load(f)
+
+
+def robust_pipelines(cfg):
+    """What a user adds to the quick-start config (see the transforms'
+    docs): checked image loading and instance sanitising, skipping bad
+    training samples and rejecting bad test samples."""
+    for key, skip_bad in (('train_dataloader', True), ('test_dataloader',
+                                                       False)):
+        loader = cfg.get(key)
+        if not loader:
+            continue
+        pipeline = [dict(t) for t in loader.dataset.pipeline]
+        assert pipeline[0]['type'] == 'LoadImageFromFile'
+        pipeline[0:1] = [
+            dict(type='CheckedLoadImageFromFile', skip_bad=skip_bad),
+            dict(
+                type='SanitizeInstances',
+                skip_bad=skip_bad,
+                allow_empty=not skip_bad)
+        ]
+        loader.dataset.pipeline = pipeline
+    return cfg
+
+
+def copy_data(data, dst):
+    """A private copy of the tiny dataset that a test may break."""
+    import shutil
+    root = shutil.copytree(data['data_root'], str(dst))
+    return dict(
+        data,
+        data_root=root,
+        train_ann=data['train_ann'].replace(data['data_root'], root),
+        val_ann=data['val_ann'].replace(data['data_root'], root),
+        img_dir=data['img_dir'].replace(data['data_root'], root))

@@ -1,0 +1,274 @@
+"""Bad data on the quick-start config: skipped with the file named during
+training, reported (never skipped) in evaluation, or rejected up front."""
+import importlib.util
+import os
+
+import cv2
+import numpy as np
+import pytest
+from mmengine.registry import DATASETS, init_default_scope
+from robustness_testing import (ROOT, copy_data, load_coco, robust_pipelines,
+                                tiny_cfg, write_json)
+
+from ms_rcnn.datasets.transforms import (BadSampleError,
+                                         CheckedLoadImageFromFile)
+from ms_rcnn.utils.data_check import (AnnotationError, DataWarning,
+                                      check_coco_file, check_dataloader_cfgs)
+
+
+@pytest.fixture
+def data(tiny_shapes, tmp_path):
+    return copy_data(tiny_shapes, tmp_path / 'shapes')
+
+
+def _dataset(data, tmp_path, split='train', **dataset):
+    cfg = robust_pipelines(tiny_cfg(data, tmp_path / 'work'))
+    key = 'train_dataloader' if split == 'train' else 'test_dataloader'
+    dataset_cfg = cfg[key].dataset
+    dataset_cfg.update(dataset)
+    init_default_scope('ms_rcnn')
+    return DATASETS.build(dataset_cfg)
+
+
+def _names(dataset):
+    """The image file names, in index order."""
+    return [
+        os.path.basename(dataset.get_data_info(i)['img_path'])
+        for i in range(len(dataset))
+    ]
+
+
+def _all_samples(dataset):
+    """Every index once, as training reads them: the file names seen and
+    the skip warnings emitted."""
+    with pytest.warns(DataWarning) as record:
+        seen = [
+            os.path.basename(dataset[i]['data_samples'].img_path)
+            for i in range(len(dataset))
+        ]
+    return seen, [str(w.message) for w in record if w.category is DataWarning]
+
+
+def test_missing_image_is_skipped_in_training(data, tmp_path):
+    missing = os.path.join(data['img_dir'], 'train_000001.png')
+    os.remove(missing)
+    dataset = _dataset(data, tmp_path)
+    seen, warned = _all_samples(dataset)
+    # 8 samples served, none of them the missing file; every time its
+    # index came up, one warning named it and another index was fetched.
+    assert len(seen) == 8 and 'train_000001.png' not in seen
+    assert warned and set(warned) == {
+        f'skipping sample {missing}: image file does not exist'
+    }
+
+
+@pytest.mark.parametrize(
+    'damage, problem',
+    [
+        # Complete (it ends with PNG's IEND chunk) but undecodable.
+        (lambda b: b'\x89PNG\r\n\x1a\n' + b'\x00' * 50 + b[-12:],
+         'image file is corrupt'),
+        (lambda b: b[:len(b) // 2], 'image file is truncated'),
+        (lambda b: b'', 'image file is empty'),
+    ])
+def test_broken_image_is_rejected_with_its_name(data, tmp_path, damage,
+                                                problem):
+    path = os.path.join(data['img_dir'], 'train_000002.png')
+    with open(path, 'rb') as f:
+        content = f.read()
+    with open(path, 'wb') as f:
+        f.write(damage(content))
+    dataset = _dataset(
+        data,
+        tmp_path,
+        pipeline=[dict(type='CheckedLoadImageFromFile', skip_bad=False)])
+    index = _names(dataset).index('train_000002.png')
+    with pytest.raises(BadSampleError) as info:
+        dataset[index]
+    assert str(info.value) == f'{path}: {problem}'
+    assert dataset[index - 1]['img'].shape == (128, 128, 3)
+
+
+def test_image_size_differs_from_annotation(data, tmp_path):
+    coco = load_coco(data)
+    coco['images'][0].update(height=64, width=96)
+    write_json(data['train_ann'], coco)
+    path = os.path.join(data['img_dir'], coco['images'][0]['file_name'])
+    dataset = _dataset(data, tmp_path)
+    index = _names(dataset).index(coco['images'][0]['file_name'])
+    with pytest.warns(DataWarning) as record:
+        out = dataset[index]
+    assert str(record[0].message) == (
+        f'skipping sample {path}: image is 128x128 but its annotation says '
+        '96x64')
+    assert out['data_samples'].img_path != path
+
+
+def test_empty_and_malformed_annotation_files(data, tmp_path):
+    ann = data['train_ann']
+    open(ann, 'w').close()
+    with pytest.raises(AnnotationError) as info:
+        check_coco_file(ann)
+    assert str(info.value) == f'{ann}: annotation file is empty'
+    with open(ann, 'w') as f:
+        f.write('{"images": [')
+    with pytest.raises(AnnotationError, match=f'^{ann}: not valid JSON'):
+        check_coco_file(ann)
+    write_json(ann, dict(images=[], annotations=[]))
+    with pytest.raises(
+            AnnotationError,
+            match=f'^{ann}: no list under key.s. categories$'):
+        check_coco_file(ann)
+    # The train tool checks before mmdet parses: the same error, not
+    # pycocotools' JSONDecodeError.
+    spec = importlib.util.spec_from_file_location('train_tool',
+                                                  ROOT / 'tools' / 'train.py')
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    cfg = tiny_cfg(data, tmp_path / 'work')
+    config = str(tmp_path / 'cfg.py')
+    cfg.dump(config)
+    with pytest.raises(AnnotationError, match=f'^{ann}: no list under'):
+        train.main([config])
+
+
+def test_unknown_category_ids_are_an_error(data):
+    coco = load_coco(data)
+    coco['annotations'][3]['category_id'] = 99
+    coco['annotations'][5]['category_id'] = 0
+    ids = [coco['annotations'][i]['id'] for i in (3, 5)]
+    ann = write_json(data['train_ann'], coco)
+    with pytest.raises(AnnotationError) as info:
+        check_coco_file(ann)
+    assert str(info.value) == (
+        f'{ann}: annotation id(s) {ids[0]} (category_id 99), {ids[1]} '
+        '(category_id 0) use a category_id that is not in "categories" '
+        '(known: [1, 2, 3, 4, 5])')
+
+
+def _break_annotations(data):
+    """One annotation of each droppable kind, on images 1..4; image 5 loses
+    its annotations. Returns {problem: (file name, ann id)}."""
+    coco = load_coco(data)
+    by_image = {}
+    for ann in coco['annotations']:
+        by_image.setdefault(ann['image_id'], []).append(ann)
+    names = {img['id']: img['file_name'] for img in coco['images']}
+    zero, short, outside = (by_image[i][0] for i in (1, 2, 3))
+    zero['bbox'][2] = 0
+    short['segmentation'] = [[10, 10, 20, 20]]
+    outside['segmentation'] = [[200, 200, 220, 200, 220, 220]]
+    coco['annotations'] = [
+        a for a in coco['annotations'] if a['image_id'] != 5
+    ]
+    write_json(data['train_ann'], coco)
+    return {
+        'zero-area box': (names[1], zero['id']),
+        'polygon with fewer than 3 points': (names[2], short['id']),
+        'mask outside the image': (names[3], outside['id']),
+        'image without annotations': (names[5], None),
+    }
+
+
+def test_droppable_annotations_are_reported(data):
+    expected = _break_annotations(data)
+    with pytest.warns(DataWarning) as record:
+        problems = check_coco_file(data['train_ann'])
+    assert {
+        k: v
+        for k, v in problems.items() if v
+    } == {
+        k: [v]
+        for k, v in expected.items()
+    }
+    messages = sorted(str(w.message) for w in record)
+    ann = data['train_ann']
+    name, ann_id = expected['zero-area box']
+    assert (f'{ann}: 1 x zero-area box, not loaded: {name} '
+            f'(ann id {ann_id})') in messages
+    assert f'{ann}: 1 x image without annotations, not loaded: ' \
+        f'{expected["image without annotations"][0]}' in messages
+    assert len(messages) == 4
+
+
+def test_sanitize_drops_bad_instances(data, tmp_path):
+    expected = _break_annotations(data)
+    dataset = _dataset(data, tmp_path, filter_cfg=None)
+    names = _names(dataset)
+    # mmdet drops the zero-area box itself; the sanitizer drops the rest.
+    for problem in ('polygon with fewer than 3 points',
+                    'mask outside the image'):
+        name = expected[problem][0]
+        index = names.index(name)
+        before = len(dataset.get_data_info(index)['instances'])
+        with pytest.warns(
+                DataWarning, match=f'{name}: dropped instance 0: {problem}'):
+            out = dataset[index]
+        assert len(out['data_samples'].gt_instances) == before - 1
+    # Image 5 has no annotations left: skipped, named.
+    empty = expected['image without annotations'][0]
+    with pytest.warns(
+            DataWarning,
+            match=f'skipping sample .*{empty}: '
+            'no usable annotations'):
+        out = dataset[names.index(empty)]
+    assert os.path.basename(out['data_samples'].img_path) != empty
+
+
+def test_evaluation_reports_instead_of_skipping(data, tmp_path):
+    missing = os.path.join(data['img_dir'], 'val_000001.png')
+    os.remove(missing)
+    dataset = _dataset(data, tmp_path, split='test')
+    names = _names(dataset)
+    with pytest.raises(BadSampleError) as info:
+        dataset[names.index('val_000001.png')]
+    assert str(info.value) == f'{missing}: image file does not exist'
+    # An image without objects is a valid test sample: kept, no warning.
+    coco = load_coco(data, 'val')
+    coco['annotations'] = [
+        a for a in coco['annotations'] if a['image_id'] != 1
+    ]  # val_000000.png
+    write_json(data['val_ann'], coco)
+    dataset = _dataset(data, tmp_path, split='test')
+    out = dataset[_names(dataset).index('val_000000.png')]
+    assert len(out['data_samples'].gt_instances) == 0
+    # ...and the test tool's check lists what the metric will not see.
+    cfg = tiny_cfg(data, tmp_path / 'work')
+    with pytest.warns(
+            DataWarning,
+            match='1 x image without annotations, '
+            'not loaded: val_000000.png'):
+        check_dataloader_cfgs(cfg, ('test_dataloader', ))
+
+
+def test_truncated_jpeg(tmp_path):
+    """cv2 decodes a truncated JPEG into a partly grey image without an
+    error; the missing end-of-image marker gives it away."""
+    img = np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)
+    path = str(tmp_path / 'photo.jpg')
+    cv2.imwrite(path, img)
+    load = CheckedLoadImageFromFile(skip_bad=False)
+    assert load(dict(img_path=path, height=64,
+                     width=64))['img'].shape == (64, 64, 3)
+    with open(path, 'r+b') as f:
+        f.truncate(f.seek(0, 2) - 100)
+    with pytest.raises(
+            BadSampleError, match=f'^{path}: image file is truncated$'):
+        load(dict(img_path=path))
+    with pytest.warns(
+            DataWarning,
+            match=f'skipping sample {path}: image '
+            'file is truncated'):
+        assert CheckedLoadImageFromFile()(dict(img_path=path)) is None
+
+
+def test_config_check_follows_wrappers_and_skips_other_formats(data, tmp_path):
+    open(data['train_ann'], 'w').close()
+    cfg = tiny_cfg(data, tmp_path / 'work')
+    cfg.train_dataloader.dataset = dict(
+        type='RepeatDataset', times=2, dataset=cfg.train_dataloader.dataset)
+    with pytest.raises(AnnotationError, match='annotation file is empty'):
+        check_dataloader_cfgs(cfg, ('train_dataloader', ))
+    # VOC's XML datasets are not COCO files: left to their dataset.
+    cfg.train_dataloader.dataset.dataset.type = 'VOCDataset'
+    check_dataloader_cfgs(cfg, ('train_dataloader', ))
