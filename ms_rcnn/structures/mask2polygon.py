@@ -6,10 +6,13 @@ boundary pixel ``mask[y, x]``. A rectangle drawn with ``cv2.rectangle`` or
 corners, and a polygon is at most half a pixel inside the pixel edges of its
 mask.
 """
-from typing import List, Union
+from typing import TYPE_CHECKING, List, Union
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:  # only for the annotation: no torch import at run time
+    import torch
 
 MODES = ('contour', 'quad')
 

@@ -6,9 +6,17 @@ import pytest
 import torch
 from mmdet.structures.mask import BitmapMasks
 from mmengine.config import ConfigDict
+from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 from ms_rcnn.models import MaskIoUHead
+
+
+@pytest.fixture(autouse=True)
+def ms_rcnn_scope():
+    """The head builds its loss through the registry of the current scope
+    (other tests may leave another one)."""
+    init_default_scope('ms_rcnn')
 
 
 def _case():
