@@ -66,6 +66,21 @@ def test_wheel_is_used_and_ships_mim_files(wheel_env):
         assert (mim_dir / name).is_file(), name
 
 
+def test_package_prefix_in_config_bases(wheel_env, tmp_path):
+    # What the README's own-data configs use: _base_ = 'ms_rcnn::...'.
+    python, tmp = wheel_env
+    (tmp_path / 'mine.py').write_text(
+        "_base_ = 'ms_rcnn::ms_rcnn/ms-rcnn_r50-caffe_fpn_1x_coco.py'\n"
+        "model = dict(roi_head=dict(mask_iou_head=dict(num_classes=2)))\n")
+    out = subprocess.run([
+        python, '-c', 'import ms_rcnn; from mmengine.config import Config; '
+        f'c = Config.fromfile({str(tmp_path / "mine.py")!r}); '
+        'print(c.model.type, c.model.backbone.style, '
+        'c.model.roi_head.mask_iou_head.num_classes)'
+    ], capture_output=True, text=True, cwd=tmp, check=True).stdout
+    assert out.split() == ['MaskScoringRCNN', 'caffe', '2']
+
+
 def test_mim_search_lists_our_models(wheel_env):
     python, tmp = wheel_env
     out = run(python, 'search', 'ms_rcnn', cwd=tmp)
