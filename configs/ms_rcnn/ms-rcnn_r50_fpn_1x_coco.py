@@ -34,3 +34,24 @@ test_cfg = dict(_scope_='ms_rcnn')
 
 # mmdet's visualizer plus each instance's mask score.
 visualizer = dict(_scope_='ms_rcnn', type='MaskScoringVisualizer')
+
+# mmdet's COCO training pipeline with the images checked and unusable
+# instances dropped by name: a bad training sample is skipped with a warning
+# naming the file (ms_rcnn/datasets/transforms). The test pipeline stays
+# mmdet's, whose LoadImageFromFile the inferencers replace by name. The
+# datasets come from the mmdet:: base, hence the ms_rcnn. prefixes.
+train_pipeline = [
+    dict(type='ms_rcnn.CheckedLoadImageFromFile', backend_args=None),
+    dict(type='ms_rcnn.SanitizeInstances'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs')
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+
+# Checkpoints written atomically with the RNG state (exact --resume), and a
+# NaN or infinite loss stops training naming the iteration and the term.
+default_hooks = dict(
+    checkpoint=dict(_scope_='ms_rcnn', type='SafeCheckpointHook'))
+custom_hooks = [dict(type='NonFiniteLossHook')]

@@ -159,7 +159,10 @@ data_root = 'data/shapes/'
 metainfo = dict(classes=classes)
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    # A missing, corrupt or truncated image, or an unusable instance, is
+    # skipped with a warning naming the file (skip_bad=False: an error).
+    dict(type='CheckedLoadImageFromFile'),
+    dict(type='SanitizeInstances'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     # The images are already 128x128; Resize keeps them and records the
     # scale_factor that prediction uses to map results back.
@@ -248,11 +251,14 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=25),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # One checkpoint, at the end.
+    # One checkpoint, at the end, written atomically (with the RNG state,
+    # so that --resume continues exactly).
     checkpoint=dict(
-        type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1),
+        type='SafeCheckpointHook', interval=max_epochs, max_keep_ckpts=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
+# A NaN or infinite loss stops training, naming the iteration and the term.
+custom_hooks = [dict(type='NonFiniteLossHook')]
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -133,3 +133,26 @@ def test_metafile_and_model_index():
         assert model['Weights'] == theirs[model['Name']]['Weights']
         assert re.search(r'-[0-9a-f]{8}\.pth$', model['Weights'])
         assert model['Results'] == theirs[model['Name']]['Results']
+
+
+def test_coco_training_skips_bad_samples_by_name():
+    from mmengine.registry import TRANSFORMS, HOOKS
+    from ms_rcnn.datasets.transforms import (CheckedLoadImageFromFile,
+                                             SanitizeInstances)
+    cfg = Config.fromfile(str(CONFIG_DIR / 'ms-rcnn_r50-caffe_fpn_1x_coco.py'))
+    dataset = cfg.train_dataloader.dataset
+    # Built the way the Runner builds it: in the mmdet:: base's scope.
+    init_default_scope('ms_rcnn')
+    with TRANSFORMS.switch_scope_and_registry(dataset._scope_) as registry:
+        assert registry.scope == 'mmdet'
+        load = registry.build(dataset.pipeline[0])
+        sanitize = registry.build(dataset.pipeline[1])
+        annotations = registry.build(dataset.pipeline[2])
+    assert type(load) is CheckedLoadImageFromFile and load.skip_bad
+    assert type(sanitize) is SanitizeInstances
+    assert type(annotations).__module__.startswith('mmdet.')
+    assert cfg.test_dataloader.dataset.pipeline[0].type == 'LoadImageFromFile'
+    hook = HOOKS.build(cfg.default_hooks.checkpoint)
+    assert type(hook).__name__ == 'SafeCheckpointHook'
+    assert hook.interval == 1
+    assert cfg.custom_hooks == [dict(type='NonFiniteLossHook')]

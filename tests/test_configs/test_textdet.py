@@ -70,6 +70,10 @@ def test_text_configs_follow_the_recipe(name):
     assert cfg.val_evaluator.polygon_mode == ('quad' if quad else 'contour')
     assert cfg.test_pipeline[1].scale == ((1920, 1920) if quad else
                                           (1600, 1600))
+    # Bad training images are skipped, naming the file.
+    assert cfg.train_pipeline[0].type == 'CheckedLoadImageFromFile'
+    assert cfg.default_hooks.checkpoint.type == 'SafeCheckpointHook'
+    assert cfg.custom_hooks == [dict(type='NonFiniteLossHook')]
     if name.startswith('ms-rcnn'):
         assert cfg.model.type == 'MaskScoringRCNN'
         assert cfg.model._scope_ == 'ms_rcnn'
@@ -82,8 +86,8 @@ def test_converted_data_trains_and_evaluates(icdar_root, tmp_path):
     cfg.model.backbone.init_cfg = None  # nothing to download
     # Small images: the recipe's 640 crops and 1920 test size are for GPUs.
     pipeline = cfg.train_dataloader.dataset.pipeline
-    pipeline[3].scale = [(128, 128), (192, 192)]
-    pipeline[5].crop_size = (128, 128)
+    pipeline[4].scale = [(128, 128), (192, 192)]
+    pipeline[6].crop_size = (128, 128)
     cfg.test_pipeline[1].scale = (160, 160)
     for loader in ('train_dataloader', 'val_dataloader'):
         cfg[loader].dataset.data_root = str(icdar_root)

@@ -7,7 +7,9 @@ backend_args = None
 metainfo = dict(classes=('text', ))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
+    # Bad images and unusable polygons are skipped, naming the file.
+    dict(type='CheckedLoadImageFromFile', backend_args=backend_args),
+    dict(type='SanitizeInstances'),
     # Polygons stay polygons: the MaskIoU targets clip them exactly.
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True,
          poly2mask=False),

@@ -28,7 +28,13 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, end=500),
     dict(type='MultiStepLR', milestones=[80, 128], end=160, by_epoch=True)
 ]
-default_hooks = dict(checkpoint=dict(interval=20, max_keep_ckpts=3))
+default_hooks = dict(
+    checkpoint=dict(
+        _scope_='ms_rcnn',
+        type='SafeCheckpointHook',  # atomic, with the RNG state
+        interval=20,
+        max_keep_ckpts=3))
+custom_hooks = [dict(type='NonFiniteLossHook')]
 # The loops build the evaluators: in mmdet's scope (from the mmdet:: base)
 # they would not find HmeanIoUMetric.
 val_cfg = dict(_scope_='ms_rcnn')
