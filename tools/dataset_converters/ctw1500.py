@@ -13,12 +13,10 @@ entries are relative to RAW_DIR. ``###`` transcriptions become
 ``iscrowd: 1`` (do-not-care).
 """
 import argparse
-import os
-import sys
+from functools import partial
 
-from ms_rcnn.datasets.text import (TextAnnotationError, coco_counts,
-                                   convert_ctw1500)
-from ms_rcnn.datasets.text.coco_format import dump_coco
+from ms_rcnn.datasets.text import convert_ctw1500
+from ms_rcnn.datasets.text.coco_format import convert_splits
 
 
 def parse_args(argv=None):
@@ -38,18 +36,12 @@ def main(argv=None):
     splits = dict(
         train=(args.train_img_dir, args.train_label_dir),
         test=(args.test_img_dir, args.test_label_dir))
-    paths = {}
-    for split, (img_dir, label_dir) in splits.items():
-        try:
-            coco = convert_ctw1500(args.raw_dir, img_dir, label_dir, split)
-        except (TextAnnotationError, FileNotFoundError) as e:
-            sys.exit(f'error: {e}')
-        paths[split] = os.path.join(args.out_dir, f'ctw1500_{split}.json')
-        dump_coco(coco, paths[split])
-        images, instances, ignored = coco_counts(coco)
-        print(f'{split}: {images} images, {instances} instances, {ignored} '
-              f'do-not-care -> {paths[split]}')
-    return paths
+    return convert_splits(
+        'ctw1500', args.out_dir, {
+            split: partial(convert_ctw1500, args.raw_dir, img_dir,
+                           label_dir, split)
+            for split, (img_dir, label_dir) in splits.items()
+        })
 
 
 if __name__ == '__main__':

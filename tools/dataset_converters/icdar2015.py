@@ -12,12 +12,10 @@ test folders) and writes ``OUT/icdar2015_train.json`` and
 RAW_DIR. ``###`` words become ``iscrowd: 1`` (do-not-care).
 """
 import argparse
-import os
-import sys
+from functools import partial
 
-from ms_rcnn.datasets.text import (TextAnnotationError, coco_counts,
-                                   convert_icdar2015)
-from ms_rcnn.datasets.text.coco_format import dump_coco
+from ms_rcnn.datasets.text import convert_icdar2015
+from ms_rcnn.datasets.text.coco_format import convert_splits
 
 
 def parse_args(argv=None):
@@ -39,18 +37,11 @@ def main(argv=None):
     splits = dict(
         train=(args.train_img_dir, args.train_gt_dir),
         test=(args.test_img_dir, args.test_gt_dir))
-    paths = {}
-    for split, (img_dir, gt_dir) in splits.items():
-        try:
-            coco = convert_icdar2015(args.raw_dir, img_dir, gt_dir)
-        except (TextAnnotationError, FileNotFoundError) as e:
-            sys.exit(f'error: {e}')
-        paths[split] = os.path.join(args.out_dir, f'icdar2015_{split}.json')
-        dump_coco(coco, paths[split])
-        images, instances, ignored = coco_counts(coco)
-        print(f'{split}: {images} images, {instances} instances, {ignored} '
-              f'do-not-care -> {paths[split]}')
-    return paths
+    return convert_splits(
+        'icdar2015', args.out_dir, {
+            split: partial(convert_icdar2015, args.raw_dir, img_dir, gt_dir)
+            for split, (img_dir, gt_dir) in splits.items()
+        })
 
 
 if __name__ == '__main__':

@@ -214,3 +214,28 @@ def dump_coco(coco: Dict, path: str) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, 'w', encoding='utf-8') as f:
         json.dump(coco, f, ensure_ascii=False)
+
+
+def convert_splits(name: str, out_dir: str,
+                   converters: Dict[str, Callable[[], Dict]]) -> Dict:
+    """Run each split's converter, write ``OUT/<name>_<split>.json`` and
+    print its counts; the converter CLIs share this.
+
+    A malformed annotation or a missing file ends the program with a one-line
+    ``error: ...`` naming it, instead of a traceback.
+
+    Returns:
+        dict: ``{split: json path}``.
+    """
+    paths = {}
+    for split, convert in converters.items():
+        try:
+            coco = convert()
+        except (TextAnnotationError, FileNotFoundError) as e:
+            raise SystemExit(f'error: {e}')
+        paths[split] = os.path.join(out_dir, f'{name}_{split}.json')
+        dump_coco(coco, paths[split])
+        images, instances, ignored = coco_counts(coco)
+        print(f'{split}: {images} images, {instances} instances, {ignored} '
+              f'do-not-care -> {paths[split]}')
+    return paths
