@@ -10,7 +10,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import ms_rcnn
-from ms_rcnn.utils.data_check import check_dataloader_cfgs
+from ms_rcnn.utils.data_check import check_dataloader_cfgs, use_checked_loader
 from ms_rcnn.utils.registry_hints import registry_hints
 from ms_rcnn.utils.tools import (add_common_args, load_tool_config,
                                  setup_cpu_distributed)
@@ -58,6 +58,8 @@ def main(argv=None):
     # Annotation files are checked before mmdet parses them, and an unknown
     # `type` (built lazily, also inside train/test) gets close matches.
     check_dataloader_cfgs(cfg, ('test_dataloader', ))
+    # A broken test image stops the run with its name (see the function).
+    use_checked_loader(cfg, ('test_dataloader', ))
     with registry_hints():
         runner = (Runner.from_cfg(cfg)
                   if 'runner_type' not in cfg else RUNNERS.build(cfg))

@@ -11,7 +11,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import ms_rcnn
-from ms_rcnn.utils.data_check import check_dataloader_cfgs
+from ms_rcnn.utils.data_check import check_dataloader_cfgs, use_checked_loader
 from ms_rcnn.utils.registry_hints import registry_hints
 from ms_rcnn.utils.tools import (add_common_args, load_tool_config,
                                  setup_cpu_distributed)
@@ -25,7 +25,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
-        help='scale the lr by total batch size / auto_scale_lr.base_batch_size')
+        help='scale the lr by total batch size / '
+        'auto_scale_lr.base_batch_size')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -67,6 +68,8 @@ def main(argv=None):
     # Annotation files are checked before mmdet parses them, and an unknown
     # `type` (built lazily, also inside train/test) gets close matches.
     check_dataloader_cfgs(cfg, ('train_dataloader', 'val_dataloader'))
+    # A broken validation image stops the run with its name.
+    use_checked_loader(cfg, ('val_dataloader', ))
     with registry_hints():
         runner = (Runner.from_cfg(cfg)
                   if 'runner_type' not in cfg else RUNNERS.build(cfg))

@@ -213,3 +213,63 @@ def check_dataloader_cfgs(
                 continue
             seen.add(ann_file)
             check_coco_file(ann_file)
+
+
+# mmdet's image loader under the names a config may give it.
+_PLAIN_LOADERS = ('LoadImageFromFile', 'mmdet.LoadImageFromFile',
+                  'mmcv.LoadImageFromFile')
+
+
+def _pipelines(dataset_cfg):
+    """Every ``pipeline`` list of a dataset config, through wrappers."""
+    if isinstance(dataset_cfg, (list, tuple)):
+        for cfg in dataset_cfg:
+            yield from _pipelines(cfg)
+        return
+    if not dataset_cfg:
+        return
+    if dataset_cfg.get('pipeline') is not None:
+        yield dataset_cfg['pipeline']
+    yield from _pipelines(
+        dataset_cfg.get('dataset', dataset_cfg.get('datasets')))
+
+
+def use_checked_loader(cfg, keys=('val_dataloader', 'test_dataloader')):
+    """Load evaluation images with a ``CheckedLoadImageFromFile`` that raises.
+
+    Shipped test pipelines keep mmdet's ``LoadImageFromFile`` because
+    mmdet's ``DetInferencer`` finds the loader it replaces by that name. An
+    evaluation run has no such constraint, so ``tools/train.py`` and
+    ``tools/test.py`` swap it here (same arguments): a missing, corrupt or
+    truncated image then stops the evaluation with an error naming the file
+    instead of a traceback from inside mmcv, and no image is left out
+    silently.
+
+    Args:
+        cfg (Config): A full config, modified in place.
+        keys (tuple[str]): The dataloaders whose pipelines are changed.
+
+    Returns:
+        int: How many loaders were replaced.
+    """
+    replaced = 0
+    for key in keys:
+        loader = cfg.get(key)
+        if not loader:
+            continue
+        for pipeline in _pipelines(loader.get('dataset')):
+            for i, transform in enumerate(pipeline):
+                if transform.get('type') not in _PLAIN_LOADERS:
+                    continue
+                args = {
+                    k: v
+                    for k, v in transform.items()
+                    if k not in ('type', 'ignore_empty')
+                }
+                # The full name: the dataset may be built in mmdet's scope.
+                pipeline[i] = dict(
+                    type='ms_rcnn.CheckedLoadImageFromFile',
+                    skip_bad=False,
+                    **args)
+                replaced += 1
+    return replaced

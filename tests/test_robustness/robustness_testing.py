@@ -5,6 +5,8 @@ from pathlib import Path
 
 from mmengine.config import Config
 
+from ms_rcnn.utils.data_check import use_checked_loader
+
 ROOT = Path(__file__).parents[2]
 CONFIG = str(ROOT / 'configs' / 'quickstart' / 'ms-rcnn_quickstart.py')
 _names = itertools.count()
@@ -69,23 +71,20 @@ def robust_pipelines(cfg):
     Its training pipeline already loads images checked and sanitises the
     instances, skipping bad samples (checked here); the test pipeline keeps
     mmdet's loader, which the inferencers replace by name, so the test split
-    gets the checked transforms with ``skip_bad=False`` here, as a user
-    evaluating untrusted data would configure it.
+    gets the checked loader as tools/test.py sets it
+    (:func:`use_checked_loader`) and the instance sanitiser with
+    ``skip_bad=False``, as a user evaluating untrusted data would.
     """
     train = [dict(t) for t in cfg.train_dataloader.dataset.pipeline[:2]]
     assert [t['type'] for t in train] == [
         'CheckedLoadImageFromFile', 'SanitizeInstances'
     ]
     assert all(t.get('skip_bad', True) for t in train)
-    loader = cfg.get('test_dataloader')
-    if loader:
-        pipeline = [dict(t) for t in loader.dataset.pipeline]
-        assert pipeline[0]['type'] == 'LoadImageFromFile'
-        pipeline[0:1] = [
-            dict(type='CheckedLoadImageFromFile', skip_bad=False),
-            dict(type='SanitizeInstances', skip_bad=False, allow_empty=True)
-        ]
-        loader.dataset.pipeline = pipeline
+    if cfg.get('test_dataloader'):
+        assert use_checked_loader(cfg, ('test_dataloader', )) == 1
+        cfg.test_dataloader.dataset.pipeline.insert(
+            1, dict(type='SanitizeInstances', skip_bad=False,
+                    allow_empty=True))
     return cfg
 
 

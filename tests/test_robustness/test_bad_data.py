@@ -6,6 +6,8 @@ import os
 import cv2
 import numpy as np
 import pytest
+import torch
+from mmengine.config import ConfigDict
 from mmengine.registry import DATASETS, init_default_scope
 from robustness_testing import (ROOT, copy_data, load_coco, robust_pipelines,
                                 tiny_cfg, write_json)
@@ -13,7 +15,8 @@ from robustness_testing import (ROOT, copy_data, load_coco, robust_pipelines,
 from ms_rcnn.datasets.transforms import (BadSampleError,
                                          CheckedLoadImageFromFile)
 from ms_rcnn.utils.data_check import (AnnotationError, DataWarning,
-                                      check_coco_file, check_dataloader_cfgs)
+                                      check_coco_file, check_dataloader_cfgs,
+                                      use_checked_loader)
 
 
 @pytest.fixture
@@ -272,3 +275,70 @@ def test_config_check_follows_wrappers_and_skips_other_formats(data, tmp_path):
     # VOC's XML datasets are not COCO files: left to their dataset.
     cfg.train_dataloader.dataset.dataset.type = 'VOCDataset'
     check_dataloader_cfgs(cfg, ('train_dataloader', ))
+
+
+def test_use_checked_loader_keeps_the_loader_arguments():
+    backend = dict(backend='local')
+    cfg = ConfigDict(
+        val_dataloader=dict(
+            dataset=dict(
+                type='RepeatDataset',
+                dataset=dict(pipeline=[
+                    dict(
+                        type='mmdet.LoadImageFromFile',
+                        backend_args=backend,
+                        ignore_empty=True),
+                    dict(type='Resize', scale=(8, 8))
+                ]))),
+        test_dataloader=dict(
+            dataset=dict(
+                type='ConcatDataset',
+                datasets=[
+                    dict(pipeline=[dict(type='LoadImageFromFile')]),
+                    dict(pipeline=[dict(type='CheckedLoadImageFromFile')])
+                ])),
+        train_dataloader=dict(
+            dataset=dict(pipeline=[dict(type='LoadImageFromFile')])))
+    assert use_checked_loader(cfg) == 2
+    assert cfg.val_dataloader.dataset.dataset.pipeline == [
+        dict(
+            type='ms_rcnn.CheckedLoadImageFromFile',
+            skip_bad=False,
+            backend_args=backend),
+        dict(type='Resize', scale=(8, 8))
+    ]
+    first, second = cfg.test_dataloader.dataset.datasets
+    assert first.pipeline == [
+        dict(type='ms_rcnn.CheckedLoadImageFromFile', skip_bad=False)
+    ]
+    # Already checked, and the training loader is not among the keys.
+    assert second.pipeline == [dict(type='CheckedLoadImageFromFile')]
+    assert cfg.train_dataloader.dataset.pipeline == [
+        dict(type='LoadImageFromFile')
+    ]
+
+
+@pytest.mark.slow
+def test_test_tool_names_a_corrupt_image(data, tmp_path):
+    """The shipped test pipeline keeps mmdet's loader (for DetInferencer);
+    tools/test.py still stops at a corrupt image with its name."""
+    path = os.path.join(data['img_dir'], 'val_000001.png')
+    with open(path, 'rb') as f:
+        content = f.read()
+    with open(path, 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n' + b'\x00' * 50 + content[-12:])
+    cfg = tiny_cfg(data, tmp_path / 'work')
+    assert cfg.test_dataloader.dataset.pipeline[0].type == 'LoadImageFromFile'
+    config = str(tmp_path / 'cfg.py')
+    cfg.dump(config)
+    from ms_rcnn.registry import MODELS
+    init_default_scope('ms_rcnn')
+    ckpt = str(tmp_path / 'model.pth')
+    torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict()), ckpt)
+    spec = importlib.util.spec_from_file_location('test_tool',
+                                                  ROOT / 'tools' / 'test.py')
+    test_tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(test_tool)
+    with pytest.raises(BadSampleError) as info:
+        test_tool.main([config, ckpt])
+    assert str(info.value) == f'{path}: image file is corrupt'

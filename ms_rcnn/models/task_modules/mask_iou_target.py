@@ -14,7 +14,10 @@ and without reading anything back to the host:
 
 * bitmaps: per-row prefix sums over blocks of eight pixels (summed eight at
   a time in an int64) give the count left of any column; the area inside a
-  box is a difference of two gathered columns, summed over its rows;
+  box is a difference of two gathered columns, summed over its rows (on the
+  CPU only a window of rows and columns around each instance's boxes is
+  summed: this reads the window size back to the host, which costs nothing
+  there);
 * polygons: the area of a polygon inside a box is the contour integral of
   ``clamp(x, x1, x2) dy`` over the parts of its edges with ``y1 <= y <= y2``
   (Green's theorem applied line by line), evaluated in closed form per edge.
@@ -22,7 +25,8 @@ and without reading anything back to the host:
 Boxes are truncated to integers and clipped to the image as mmdet's
 ``BitmapMasks.crop`` / ``PolygonMasks.crop`` do, so the ratios equal mmdet's.
 """
-from typing import Union
+from functools import partial
+from typing import Optional, Union
 
 import torch
 from mmdet.structures.mask import BitmapMasks, PolygonMasks
@@ -34,7 +38,7 @@ AREA_EPS = 1e-7
 
 
 def _int_boxes(boxes: Tensor, width: int, height: int) -> Tensor:
-    """(N, 4) float xyxy -> (N, 4) int64, truncated and clipped to the image."""
+    """(N, 4) float xyxy -> (N, 4) int64, truncated and clipped to image."""
     boxes = boxes.to(torch.int32).to(torch.int64)
     x = boxes[:, 0::2].clamp(0, width)
     y = boxes[:, 1::2].clamp(0, height)
@@ -52,19 +56,77 @@ def _byte_sums(words: Tensor, inplace: bool = False) -> Tensor:
     return sums.bitwise_right_shift_(56).bitwise_and_(0xFF)
 
 
-def bitmap_area_ratios(boxes: Tensor, gt_inds: Tensor,
-                       masks: Tensor) -> Tensor:
+# Byte lanes 0, 2, 4, 6 of an int64 word.
+_EVEN_BYTES = 0x00FF00FF00FF00FF
+
+
+def _lane_totals(lanes: Tensor) -> Tensor:
+    """Sum of the eight byte lanes (each <= 255) of each int64 word."""
+    pairs = (lanes & _EVEN_BYTES) + ((lanes >> 8) & _EVEN_BYTES)  # <= 510
+    # As in _byte_sums, one multiplication adds the four 16-bit lanes.
+    return (pairs * 0x0001000100010001).bitwise_right_shift_(48).bitwise_and_(
+        0xFFFF)
+
+
+def _mask_areas(words: Tensor) -> Tensor:
+    """(G, H, Wb) int64 words of eight 0/1 bytes -> (G, ) pixel counts."""
+    # Summing whole words adds the eight byte lanes in parallel; a lane
+    # summed over at most 255 words cannot carry into the next one.
+    return sum(
+        _lane_totals(words[..., i:i + 255].sum(2)).sum(1)
+        for i in range(0, words.size(2), 255))
+
+
+def _box_windows(words: Tensor, gt_inds: Tensor, x1: Tensor, y1: Tensor,
+                 x2: Tensor, y2: Tensor) -> tuple:
+    """Per instance, the rows and words covering all of its boxes.
+
+    Returns:
+        tuple: ``windows`` (G, h, w) int64 words (one window size for all,
+        the largest); ``row0`` and ``word0`` (G, ) int64 where each window
+        starts in ``words``.
+    """
+    num_gts, height, num_words = words.shape
+
+    def reduce(init, values, how):
+        out = values.new_full((num_gts, ), init)
+        return out.scatter_reduce_(0, gt_inds, values, how)
+
+    word0 = reduce(num_words, x1 // 8, 'amin')
+    row0 = reduce(height, y1, 'amin')
+    win_w = int((reduce(0, (x2 + 7) // 8, 'amax') - word0).max())
+    win_h = int((reduce(0, y2, 'amax') - row0).max())
+    # Instances without boxes get an empty window; all are the largest size,
+    # shifted left / up where they would leave the image.
+    word0 = word0.clamp(max=num_words - win_w)
+    row0 = row0.clamp(max=height - win_h)
+    arange = partial(torch.arange, device=words.device)
+    rows = arange(num_gts)[:, None] * height + row0[:, None] + arange(win_h)
+    offsets = (rows * num_words)[:, :, None] + (
+        word0[:, None] + arange(win_w))[:, None, :]
+    return words.take(offsets), row0, word0
+
+
+def bitmap_area_ratios(boxes: Tensor,
+                       gt_inds: Tensor,
+                       masks: Tensor,
+                       windowed: Optional[bool] = None) -> Tensor:
     """Fraction of each assigned instance's area inside its box.
 
-    The masks are read once, eight pixels per int64 operation: per row,
-    prefix sums over blocks of 8 columns give the count left of any column
-    from one block prefix plus the low bytes of one word.
+    The masks are read eight pixels per int64 operation: per row, prefix
+    sums over blocks of 8 columns give the count left of any column from one
+    block prefix plus the low bytes of one word. On the CPU the prefix sums
+    cover only a window per instance around its boxes (the full masks are
+    read once, for the areas); on accelerators they cover the whole image,
+    which avoids reading the window size back to the host.
 
     Args:
         boxes (Tensor): (N, 4) proposals, xyxy in image pixels.
         gt_inds (Tensor): (N, ) index of the instance assigned to each box.
         masks (Tensor): (G, H, W) uint8 masks of the instances, values 0/1
             (as mmdet's loaders make them).
+        windowed (bool, optional): Sum only the windows around the boxes.
+            Defaults to True on the CPU, False elsewhere.
 
     Returns:
         Tensor: (N, ) float32 ratios in [0, 1].
@@ -76,25 +138,34 @@ def bitmap_area_ratios(boxes: Tensor, gt_inds: Tensor,
     if width % 8:
         masks = torch.nn.functional.pad(masks, (0, 8 - width % 8))
     words = masks.contiguous().view(torch.int64)  # (G, H, Wb), little-endian
-    num_words = words.size(2)
-    # In place after the one allocation: on the CPU, touching fresh memory
-    # costs as much as the arithmetic.
-    block_cum = _byte_sums(words).cumsum_(2)  # pixels in words [0, b]
-    full = block_cum[:, :, -1].sum(1)  # (G, )
+    full = _mask_areas(words)  # (G, )
 
-    x1, y1, x2, y2 = _int_boxes(boxes, width, height).unbind(1)
+    gt_inds = gt_inds.to(words.device)
+    x1, y1, x2, y2 = _int_boxes(boxes.to(words.device), width,
+                                height).unbind(1)
     # mmdet's crop keeps at least one row and one column.
     x2 = torch.minimum(x1 + (x2 - x1).clamp(min=1), x2.new_tensor(width))
     y2 = torch.minimum(y1 + (y2 - y1).clamp(min=1), y2.new_tensor(height))
+    if windowed is None:
+        windowed = words.device.type == 'cpu'
+    if windowed:
+        # Touching memory is what costs on the CPU: the boxes of an
+        # instance usually cover a small part of the image.
+        words, row0, word0 = _box_windows(words, gt_inds, x1, y1, x2, y2)
+        row0, word0 = row0[gt_inds, None], word0[gt_inds, None]
+    else:
+        row0 = word0 = 0
+    _, win_h, num_words = words.shape
+    block_cum = _byte_sums(words).cumsum_(2)  # pixels in words [0, b]
+
     # Flat offsets of (instance, row) pairs: torch.take on them is several
     # times faster than indexing with three broadcast index tensors.
-    rows = torch.arange(height, device=boxes.device)
-    row_offsets = (gt_inds.to(boxes.device)[:, None] * height +
-                   rows) * num_words  # (N, H)
+    rows = torch.arange(win_h, device=words.device)
+    row_offsets = (gt_inds[:, None] * win_h + rows) * num_words  # (N, h)
 
     def count_left_of(x: Tensor) -> Tensor:
-        """(N, ) columns -> (N, H) mask pixels in columns [0, x) per row."""
-        block, rest = (x // 8)[:, None], (x % 8)[:, None]
+        """(N, ) columns -> (N, h) mask pixels in columns [0, x) per row."""
+        block, rest = x[:, None] // 8 - word0, x[:, None] % 8
         word = words.take(row_offsets + block.clamp(max=num_words - 1))
         low_bytes = (1 << (8 * rest)) - 1  # 0 when x is a block boundary
         before = block_cum.take(row_offsets + (block - 1).clamp(min=0))
@@ -102,6 +173,7 @@ def bitmap_area_ratios(boxes: Tensor, gt_inds: Tensor,
         return before + _byte_sums(word & low_bytes, inplace=True)
 
     per_row = count_left_of(x2) - count_left_of(x1)
+    rows = rows + row0
     in_rows = (rows >= y1[:, None]) & (rows < y2[:, None])
     inside = (per_row * in_rows).sum(1)
     return (inside.float() / (full[gt_inds].float() + AREA_EPS)).to(

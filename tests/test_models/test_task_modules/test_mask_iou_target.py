@@ -109,9 +109,10 @@ def _random_case(seed, num_gts=5, num_rois=40, size=(60, 80)):
 
 
 @pytest.mark.parametrize('seed,size', [(0, (60, 80)), (1, (60, 83)),
-                                       (2, (37, 64))])
+                                       (2, (37, 64)), (3, (20, 2100))])
 def test_parity_with_mmdet_crops(seed, size):
-    # Widths that are and are not multiples of the 8-pixel blocks.
+    # Widths that are and are not multiples of the 8-pixel blocks, and one
+    # wider than the 2040 pixels whose byte lanes can be summed at once.
     polygons, boxes, inds = _random_case(seed, size=size)
     torch.testing.assert_close(
         area_ratios(boxes, inds, polygons),
@@ -124,6 +125,11 @@ def test_parity_with_mmdet_crops(seed, size):
         _mmdet_crop_ratios(boxes, inds, bitmaps),
         rtol=1e-6,
         atol=1e-6)
+    # The windowed (CPU) and whole-image (accelerator) paths agree exactly.
+    masks = torch.from_numpy(bitmaps.masks)
+    assert torch.equal(
+        bitmap_area_ratios(boxes, inds, masks, windowed=True),
+        bitmap_area_ratios(boxes, inds, masks, windowed=False))
 
 
 def test_box_outside_the_image():
