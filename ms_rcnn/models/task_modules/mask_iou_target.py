@@ -25,7 +25,6 @@ and without reading anything back to the host:
 Boxes are truncated to integers and clipped to the image as mmdet's
 ``BitmapMasks.crop`` / ``PolygonMasks.crop`` do, so the ratios equal mmdet's.
 """
-from functools import partial
 from typing import Optional, Union
 
 import torch
@@ -100,11 +99,13 @@ def _box_windows(words: Tensor, gt_inds: Tensor, x1: Tensor, y1: Tensor,
     # shifted left / up where they would leave the image.
     word0 = word0.clamp(max=num_words - win_w)
     row0 = row0.clamp(max=height - win_h)
-    arange = partial(torch.arange, device=words.device)
-    rows = arange(num_gts)[:, None] * height + row0[:, None] + arange(win_h)
-    offsets = (rows * num_words)[:, :, None] + (
-        word0[:, None] + arange(win_w))[:, None, :]
-    return words.take(offsets), row0, word0
+    # Every (h, w) window of every instance as a view; one indexing copies
+    # out the G wanted ones.
+    g, h, w = words.stride()
+    sliding = words.as_strided(
+        (num_gts, height - win_h + 1, num_words - win_w + 1, win_h, win_w),
+        (g, h, w, h, w))
+    return sliding[torch.arange(num_gts), row0, word0], row0, word0
 
 
 def bitmap_area_ratios(boxes: Tensor,
@@ -152,28 +153,23 @@ def bitmap_area_ratios(boxes: Tensor,
         # Touching memory is what costs on the CPU: the boxes of an
         # instance usually cover a small part of the image.
         words, row0, word0 = _box_windows(words, gt_inds, x1, y1, x2, y2)
-        row0, word0 = row0[gt_inds, None], word0[gt_inds, None]
+        row0, word0 = row0[gt_inds], word0[gt_inds]
     else:
-        row0 = word0 = 0
+        row0 = word0 = torch.zeros_like(gt_inds)
     _, win_h, num_words = words.shape
     block_cum = _byte_sums(words).cumsum_(2)  # pixels in words [0, b]
 
-    # Flat offsets of (instance, row) pairs: torch.take on them is several
-    # times faster than indexing with three broadcast index tensors.
-    rows = torch.arange(win_h, device=words.device)
-    row_offsets = (gt_inds[:, None] * win_h + rows) * num_words  # (N, h)
-
     def count_left_of(x: Tensor) -> Tensor:
         """(N, ) columns -> (N, h) mask pixels in columns [0, x) per row."""
-        block, rest = x[:, None] // 8 - word0, x[:, None] % 8
-        word = words.take(row_offsets + block.clamp(max=num_words - 1))
-        low_bytes = (1 << (8 * rest)) - 1  # 0 when x is a block boundary
-        before = block_cum.take(row_offsets + (block - 1).clamp(min=0))
-        before *= block > 0
+        block, rest = x // 8 - word0, x % 8
+        word = words[gt_inds, :, block.clamp(max=num_words - 1)]
+        low_bytes = (1 << (8 * rest[:, None])) - 1  # 0 at a block boundary
+        before = block_cum[gt_inds, :, (block - 1).clamp(min=0)]
+        before *= (block > 0)[:, None]
         return before + _byte_sums(word & low_bytes, inplace=True)
 
     per_row = count_left_of(x2) - count_left_of(x1)
-    rows = rows + row0
+    rows = torch.arange(win_h, device=words.device) + row0[:, None]
     in_rows = (rows >= y1[:, None]) & (rows < y2[:, None])
     inside = (per_row * in_rows).sum(1)
     return (inside.float() / (full[gt_inds].float() + AREA_EPS)).to(
