@@ -13,4 +13,4 @@ demo: env
 	$(PY) tools/quickstart.py
 
 test: env
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests projects/cascade_ms_rcnn/tests

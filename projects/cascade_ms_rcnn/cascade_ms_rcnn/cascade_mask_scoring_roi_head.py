@@ -1,0 +1,69 @@
+"""Cascade Mask R-CNN's RoI head plus a MaskIoU head on the merged mask."""
+from typing import List, Tuple
+
+from mmdet.models.roi_heads import CascadeRoIHead
+from mmdet.models.task_modules.samplers import SamplingResult
+from mmdet.utils import ConfigType, InstanceList
+from torch import Tensor
+
+from ms_rcnn.registry import MODELS
+from .mask_scoring_cascade import MaskScoringCascadeMixin
+
+
+@MODELS.register_module()
+class CascadeMaskScoringRoIHead(MaskScoringCascadeMixin, CascadeRoIHead):
+    """mmdet's :class:`CascadeRoIHead` whose final masks get mask scores.
+
+    Boxes, labels, scores and masks are those of ``CascadeRoIHead``. The
+    MaskIoU head scores the merged mask (mean of the stages' probabilities)
+    from the last stage's mask RoI features; see
+    :mod:`.mask_scoring_cascade`. Training adds ``s{N-1}.loss_mask_iou`` on
+    the last stage's positives, scaled by that stage's loss weight like its
+    mask loss; prediction adds ``mask_scores`` (``scores`` stays the class
+    score unless the MaskIoU head has ``overwrite_scores=True``).
+
+    Args:
+        mask_iou_head (dict): Config of :class:`MaskIoUHead`.
+        **kwargs: Arguments of :class:`mmdet.models.CascadeRoIHead`.
+    """
+
+    def __init__(self, mask_iou_head: ConfigType, **kwargs) -> None:
+        super().__init__(**kwargs)
+        assert self.with_mask, 'mask scoring needs a mask head'
+        self.mask_iou_head = MODELS.build(mask_iou_head)
+
+    def _stage_mask_probs(self, x: Tuple[Tensor],
+                          rois: Tensor) -> List[Tensor]:
+        """Per stage, (n, C, M, M) mask probabilities of ``rois``."""
+        return [
+            self._mask_forward(stage, x, rois)['mask_preds'].sigmoid()
+            for stage in range(self.num_stages)
+        ]
+
+    def _mask_iou_feats(self, x: Tuple[Tensor], rois: Tensor) -> Tensor:
+        """(n, F, S, S) mask RoI features of the last stage."""
+        extractor = self.mask_roi_extractor[-1]
+        return extractor(x[:extractor.num_inputs], rois)
+
+    def mask_loss(self, stage: int, x: Tuple[Tensor],
+                  sampling_results: List[SamplingResult],
+                  batch_gt_instances: InstanceList) -> dict:
+        """mmdet's mask loss of ``stage``; the last stage adds
+        ``loss_mask_iou`` to its ``loss_mask`` dict."""
+        mask_results = super().mask_loss(stage, x, sampling_results,
+                                         batch_gt_instances)
+        if stage == self.num_stages - 1:
+            mask_results['loss_mask'].update(
+                self.mask_iou_loss(x, sampling_results, batch_gt_instances,
+                                   mask_results['mask_targets']))
+        return mask_results
+
+    def predict_mask(self,
+                     x: Tuple[Tensor],
+                     batch_img_metas: List[dict],
+                     results_list: InstanceList,
+                     rescale: bool = False) -> InstanceList:
+        """Merged masks with ``mask_scores``; see
+        :meth:`MaskScoringCascadeMixin.predict_scored_masks`."""
+        return self.predict_scored_masks(x, batch_img_metas, results_list,
+                                         rescale)

@@ -1,0 +1,165 @@
+"""Mask scoring shared by the cascade RoI heads: the final mask's IoU.
+
+Shapes: n RoIs, C classes, M = 28 (mask size), S = 14 (RoI feature size),
+F = channels of the mask RoI features.
+
+A cascade outputs the *merged* mask: the mean of the stages' sigmoid
+probabilities (for HTC in mmdet 3.3, the stages that its test-time mask
+forward returns). The MaskIoU head scores exactly that mask, in training and
+at test time:
+
+* mask input: the merged probability of one class, given to
+  :class:`MaskIoUHead` as logits ``torch.logit(p, eps)`` (the head applies a
+  sigmoid, so it sees ``p`` clamped to [eps, 1 - eps]);
+* features: the mask RoI features of the last stage (RoIAlign of its mask
+  RoI extractor, plus the semantic features where HTC fuses them);
+* training: on the last stage's positive RoIs, the IoU target is that of
+  the binarised merged mask with the whole instance, and the merged mask is
+  computed without gradient (the MaskIoU loss trains the MaskIoU head only).
+"""
+from typing import List, Tuple
+
+import torch
+from mmdet.models.task_modules.samplers import SamplingResult
+from mmdet.models.test_time_augs import merge_aug_masks
+from mmdet.models.utils import empty_instances
+from mmdet.structures.bbox import bbox2roi
+from mmdet.utils import InstanceList
+from torch import Tensor
+
+# Clamp of the merged probability before torch.logit: keeps the logits
+# finite where every stage is saturated (sigmoid(logit(p)) == p otherwise).
+LOGIT_EPS = 1e-6
+
+
+def select_class(preds: Tensor, labels: Tensor) -> Tensor:
+    """(n, C, ...) per-class outputs -> (n, ...) outputs of ``labels``."""
+    return preds[torch.arange(len(labels), device=labels.device), labels]
+
+
+def probs_to_logits(probs: Tensor, eps: float = LOGIT_EPS) -> Tensor:
+    """(n, M, M) probabilities -> (n, M, M) finite logits."""
+    return torch.logit(probs.float(), eps=eps).to(probs.dtype)
+
+
+class MaskScoringCascadeMixin:
+    """MaskIoU loss and mask scores for a cascade RoI head.
+
+    The host class (a :class:`CascadeRoIHead`) builds ``self.mask_iou_head``
+    and implements:
+
+    * ``_stage_mask_probs(x, rois, **kwargs) -> list[Tensor]``: the
+      per-stage (n, C, M, M) probabilities that the head merges at test time;
+    * ``_mask_iou_feats(x, rois, **kwargs) -> Tensor``: (n, F, S, S) RoI
+      features of the last stage.
+
+    ``kwargs`` carry what the host's mask forward needs beyond ``x`` and
+    ``rois`` (HTC: ``semantic_feat``).
+    """
+
+    def _merged_mask_logits(self, x: Tuple[Tensor], rois: Tensor,
+                            labels: Tensor, **kwargs) -> Tensor:
+        """Logits of the merged mask of ``labels``, without gradient.
+
+        Args:
+            x (tuple[Tensor]): Multi-level features, each (B, F, H, W).
+            rois (Tensor): (n, 5) RoIs, [batch_ind, x1, y1, x2, y2].
+            labels (Tensor): (n, ) class of each RoI.
+
+        Returns:
+            Tensor: (n, M, M) logits of the mean stage probability.
+        """
+        with torch.no_grad():
+            probs = self._stage_mask_probs(x, rois, **kwargs)
+            merged = torch.stack([select_class(p, labels)
+                                  for p in probs]).mean(0)
+        return probs_to_logits(merged)
+
+    def mask_iou_loss(self, x: Tuple[Tensor],
+                      sampling_results: List[SamplingResult],
+                      batch_gt_instances: InstanceList, mask_targets: Tensor,
+                      **kwargs) -> dict:
+        """MaskIoU loss on the last stage's positive RoIs.
+
+        Args:
+            x (tuple[Tensor]): Multi-level features, each (B, F, H, W).
+            sampling_results (list[SamplingResult]): Per image, of the last
+                stage.
+            batch_gt_instances (list[InstanceData]): Per image, with
+                ``labels`` and ``masks``.
+            mask_targets (Tensor): (num_pos, M, M) binary GT masks of the
+                last stage's positives (its mask head's targets).
+
+        Returns:
+            dict: ``loss_mask_iou`` (Tensor, scalar).
+        """
+        pos_rois = bbox2roi([res.pos_priors for res in sampling_results])
+        pos_labels = torch.cat([res.pos_gt_labels for res in sampling_results])
+        merged = self._merged_mask_logits(x, pos_rois, pos_labels, **kwargs)
+        mask_iou_preds = self.mask_iou_head(
+            self._mask_iou_feats(x, pos_rois, **kwargs), merged)
+        return self.mask_iou_head.loss_and_target(
+            select_class(mask_iou_preds, pos_labels), merged, mask_targets,
+            sampling_results, batch_gt_instances, self.train_cfg[-1])
+
+    def predict_scored_masks(self,
+                             x: Tuple[Tensor],
+                             batch_img_metas: List[dict],
+                             results_list: InstanceList,
+                             rescale: bool = False,
+                             **kwargs) -> InstanceList:
+        """The merged masks of the detections and their mask scores.
+
+        The masks are those of mmdet's cascade head (the stages' sigmoid
+        probabilities merged with ``merge_aug_masks``, thresholded by the
+        last mask head).
+
+        Args:
+            x (tuple[Tensor]): Multi-level features, each (B, F, H, W).
+            batch_img_metas (list[dict]): Per image meta information.
+            results_list (list[InstanceData]): Per image detections with
+                ``bboxes`` (n, 4), ``scores`` (n, ) and ``labels`` (n, ).
+            rescale (bool): Return masks in the original image space.
+
+        Returns:
+            list[InstanceData]: The detections with ``masks`` (n, H, W) and
+            ``mask_scores`` (n, ) = score * predicted IoU of the merged mask.
+        """
+        mask_rois = bbox2roi([res.bboxes for res in results_list])
+        if mask_rois.shape[0] == 0:
+            results_list = empty_instances(
+                batch_img_metas,
+                mask_rois.device,
+                task_type='mask',
+                instance_results=results_list,
+                mask_thr_binary=self.test_cfg.mask_thr_binary)
+            for results in results_list:
+                results.mask_scores = results.scores.new_zeros((0, ))
+            return results_list
+
+        num_per_img = [len(res) for res in results_list]
+        stage_probs = [
+            p.detach().split(num_per_img, 0)
+            for p in self._stage_mask_probs(x, mask_rois, **kwargs)
+        ]
+        merged_masks = [
+            merge_aug_masks([p[i] for p in stage_probs], img_meta)
+            for i, img_meta in enumerate(batch_img_metas)
+        ]
+        # Scored before predict_by_feat, which may rescale the boxes.
+        labels = torch.cat([res.labels for res in results_list])
+        merged = probs_to_logits(
+            select_class(torch.cat(merged_masks), labels))
+        mask_iou_preds = self.mask_iou_head(
+            self._mask_iou_feats(x, mask_rois, **kwargs), merged)
+
+        results_list = self.mask_head[-1].predict_by_feat(
+            mask_preds=merged_masks,
+            results_list=results_list,
+            batch_img_metas=batch_img_metas,
+            rcnn_test_cfg=self.test_cfg,
+            rescale=rescale,
+            activate_map=True)
+        return self.mask_iou_head.predict_by_feat(
+            mask_iou_preds=mask_iou_preds.split(num_per_img, 0),
+            results_list=results_list)

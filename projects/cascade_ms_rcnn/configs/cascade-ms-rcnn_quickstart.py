@@ -1,0 +1,27 @@
+# Cascade Mask R-CNN with mask scoring for the CPU quick start:
+# cascade-mask-rcnn_quickstart.py plus a MaskIoU head sized like the
+# quick-start MS R-CNN's (64 channels, 14x14 RoI features, 256-wide fcs).
+_base_ = './cascade-mask-rcnn_quickstart.py'
+
+model = dict(
+    type='CascadeMaskScoringRCNN',
+    roi_head=dict(
+        type='CascadeMaskScoringRoIHead',
+        mask_iou_head=dict(
+            type='MaskIoUHead',
+            num_convs=4,
+            num_fcs=2,
+            # The mask RoI extractor's output size and channels.
+            roi_feat_size=14,
+            in_channels={{_base_.channels}},
+            conv_out_channels={{_base_.channels}},
+            fc_out_channels=256,
+            num_classes={{_base_.num_classes}},
+            thr_on_logits=False,
+            overwrite_scores=False)),
+    # The MaskIoU targets binarise the merged mask at this probability
+    # (read from the last stage's entry).
+    train_cfg=dict(rcnn=[
+        dict(stage_cfg, mask_thr_binary=0.5)
+        for stage_cfg in _base_.model.train_cfg.rcnn
+    ]))

@@ -1,0 +1,185 @@
+"""The cascade RoI heads with mask scoring against mmdet's cascade and HTC
+heads on identical weights, and the mask score computed by hand."""
+import pytest
+import torch
+from cascade_ms_testing import (build_ours, losses, mmdet_twin, predict,
+                                shapes_batch)
+from mmdet.structures.bbox import bbox2roi, bbox_overlaps
+
+from projects.cascade_ms_rcnn.cascade_ms_rcnn import (
+    CascadeMaskScoringRCNN, CascadeMaskScoringRoIHead,
+    HybridTaskCascadeMaskScoring, HybridTaskCascadeMaskScoringRoIHead)
+from projects.cascade_ms_rcnn.cascade_ms_rcnn.mask_scoring_cascade import \
+    LOGIT_EPS
+from ms_rcnn.models import MaskIoUHead
+
+CASCADE, HTC = 'cascade-ms-rcnn_quickstart.py', 'htc-ms_quickstart.py'
+
+
+@pytest.fixture(scope='module', params=[CASCADE, HTC])
+def pair(request):
+    """(config name, our model, mmdet's twin with the same weights)."""
+    ours = build_ours(request.param)
+    return request.param, ours, mmdet_twin(ours, request.param)
+
+
+def test_builds_our_classes():
+    cascade, htc = build_ours(CASCADE), build_ours(HTC)
+    assert type(cascade) is CascadeMaskScoringRCNN
+    assert type(cascade.roi_head) is CascadeMaskScoringRoIHead
+    assert type(htc) is HybridTaskCascadeMaskScoring
+    assert type(htc.roi_head) is HybridTaskCascadeMaskScoringRoIHead
+    for model in (cascade, htc):
+        assert type(model.roi_head.mask_iou_head) is MaskIoUHead
+        assert model.roi_head.num_stages == 3
+        assert len(model.roi_head.mask_head) == 3
+        # 64 RoI feature channels + the pooled mask.
+        conv0 = model.roi_head.mask_iou_head.convs[0]
+        assert conv0.weight.shape == (64, 65, 3, 3)
+    assert type(htc.roi_head.mask_head[1]).__name__ == 'HTCMaskHead'
+    assert not htc.roi_head.with_semantic
+
+
+def test_predict_parity_with_mmdet(pair):
+    _, ours, theirs = pair
+    batch = shapes_batch(seed=1)
+    mine, ref = predict(ours, batch), predict(theirs, batch)
+    assert len(mine) == len(ref) == 100
+    assert torch.equal(mine.bboxes, ref.bboxes)
+    assert torch.equal(mine.labels, ref.labels)
+    assert torch.equal(mine.scores, ref.scores)
+    assert torch.equal(mine.masks, ref.masks)
+    assert 'mask_scores' not in ref
+    assert mine.mask_scores.shape == mine.scores.shape
+    assert ((mine.mask_scores >= 0) &
+            (mine.mask_scores <= mine.scores)).all()
+    # Random weights give IoUs strictly inside (0, 1) for some detections.
+    assert (mine.mask_scores < mine.scores).any()
+
+
+def test_loss_parity_with_mmdet(pair):
+    _, ours, theirs = pair
+    batch = shapes_batch(seed=2)
+    mine, ref = losses(ours, batch), losses(theirs, batch)
+    # The MaskIoU loss belongs to the last stage, beside its mask loss.
+    assert set(mine) - set(ref) == {'s2.loss_mask_iou'}
+    for key, value in ref.items():
+        torch.testing.assert_close(mine[key], value, rtol=0, atol=0)
+    loss_iou = mine['s2.loss_mask_iou']
+    assert torch.isfinite(loss_iou) and loss_iou > 0
+
+
+def test_maskiou_loss_trains_only_the_maskiou_head(pair):
+    _, ours, _ = pair
+    loss = losses(ours, shapes_batch(seed=2))['s2.loss_mask_iou']
+    heads = ours.roi_head
+    grads = torch.autograd.grad(
+        loss, [p for p in heads.mask_head.parameters()] +
+        [p for p in heads.mask_iou_head.parameters()],
+        allow_unused=True)
+    num_mask = len(list(heads.mask_head.parameters()))
+    # The merged mask is an input computed without gradient.
+    assert all(g is None for g in grads[:num_mask])
+    assert all(g is not None for g in grads[num_mask:])
+    assert sum(g.abs().sum() for g in grads[num_mask:]) > 0
+
+
+def _final_mask_probs(name, ours, x, rois):
+    """(n, C, 28, 28) final mask probabilities, computed from the heads."""
+    roi_head = ours.roi_head
+    if name == CASCADE:
+        # Mean of the three stages' probabilities.
+        return torch.stack([
+            roi_head.mask_head[s](roi_head.mask_roi_extractor[s](x[:4],
+                                                                 rois))
+            for s in range(3)
+        ]).sigmoid().mean(0)
+    # HTC in mmdet 3.3: the last stage's mask, after the mask information
+    # flow through the three stages on the last stage's RoI features.
+    feats = roi_head.mask_roi_extractor[-1](x[:4], rois)
+    last_feat = None
+    for head in roi_head.mask_head:
+        mask_preds, last_feat = head(feats, last_feat)
+    return mask_preds.sigmoid()
+
+
+def test_mask_score_of_the_final_mask_by_hand(pair, monkeypatch):
+    name, ours, _ = pair
+    head = ours.roi_head.mask_iou_head
+    forward, calls = head.forward, []
+
+    def recording_forward(mask_feats, mask_preds):
+        calls.append((mask_feats, mask_preds))
+        return forward(mask_feats, mask_preds)
+
+    monkeypatch.setattr(head, 'forward', recording_forward)
+    batch = shapes_batch(seed=3)
+    pred = predict(ours, batch)
+    assert len(calls) == 1
+    feats, mask_logits = calls[0]
+
+    with torch.no_grad():
+        data = ours.data_preprocessor(batch, False)
+        x = ours.extract_feat(data['inputs'])
+        rois = bbox2roi([pred.bboxes])  # scale factor 1
+        labels = torch.arange(len(pred))
+        probs = _final_mask_probs(name, ours, x, rois)[labels, pred.labels]
+        expected_feats = ours.roi_head.mask_roi_extractor[-1](x[:4], rois)
+        ious = forward(expected_feats,
+                       torch.logit(probs, eps=LOGIT_EPS))[labels,
+                                                          pred.labels]
+    torch.testing.assert_close(feats, expected_feats)
+    torch.testing.assert_close(
+        mask_logits.sigmoid(), probs.clamp(LOGIT_EPS, 1 - LOGIT_EPS))
+    torch.testing.assert_close(pred.mask_scores,
+                               pred.scores * ious.clamp(0, 1))
+
+
+def test_training_scores_the_merged_mask_of_the_last_stage(
+        pair, monkeypatch):
+    name, ours, _ = pair
+    feats, calls = [], []
+    extract_feat = ours.extract_feat
+    head = ours.roi_head.mask_iou_head
+    loss_and_target = head.loss_and_target
+    monkeypatch.setattr(ours, 'extract_feat',
+                        lambda inputs: feats.append(extract_feat(inputs)) or
+                        feats[-1])
+    monkeypatch.setattr(head, 'loss_and_target',
+                        lambda *args: calls.append(args) or
+                        loss_and_target(*args))
+    batch = shapes_batch(seed=7)
+    losses(ours, batch)
+    assert len(feats) == len(calls) == 1
+    _, mask_logits, mask_targets, sampling_results, _, train_cfg = calls[0]
+    assert train_cfg is ours.roi_head.train_cfg[-1]
+    assert train_cfg.mask_thr_binary == 0.5
+
+    # The positives are the last stage's: IoU >= 0.7 with their instance.
+    res = sampling_results[0]
+    gt_boxes = batch['data_samples'][0].gt_instances.bboxes
+    ious = bbox_overlaps(
+        res.pos_priors, gt_boxes[res.pos_assigned_gt_inds], is_aligned=True)
+    assert len(ious) > 0 and (ious >= 0.7 - 1e-6).all()
+    assert mask_targets.shape == (len(ious), 28, 28)
+
+    # The MaskIoU head saw the final (merged) mask of the GT class.
+    x = [f.detach() for f in feats[0]]
+    rois = bbox2roi([res.pos_priors])
+    with torch.no_grad():
+        probs = _final_mask_probs(name, ours, x, rois)
+    probs = probs[torch.arange(len(rois)), res.pos_gt_labels]
+    torch.testing.assert_close(
+        mask_logits.sigmoid(), probs.clamp(LOGIT_EPS, 1 - LOGIT_EPS))
+
+
+def test_no_detections_give_empty_mask_scores(pair):
+    _, ours, _ = pair
+    ours.roi_head.test_cfg.score_thr = 1.1  # nothing passes
+    try:
+        pred = predict(ours, shapes_batch(seed=4))
+    finally:
+        ours.roi_head.test_cfg.score_thr = 0.0
+    assert len(pred) == 0
+    assert pred.mask_scores.shape == (0, )
+    assert pred.masks.shape[0] == 0
