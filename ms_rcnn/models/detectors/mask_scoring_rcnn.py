@@ -18,6 +18,10 @@ class MaskScoringRCNN(TwoStageDetector):
     are those of mmdet's ``MaskScoringRCNN``, so its checkpoints load.
     """
 
+    # The detector without mask scoring whose checkpoints this one accepts
+    # (subclasses for other frameworks name theirs).
+    plain_detector_name = 'Mask R-CNN'
+
     def __init__(self,
                  backbone: ConfigType,
                  rpn_head: ConfigType,
@@ -65,13 +69,14 @@ class MaskScoringRCNN(TwoStageDetector):
             for k in head_keys:
                 state_dict[k] = ckpt[k] = own[k].detach()
             print_log(
-                'The checkpoint has no roi_head.mask_iou_head (a Mask R-CNN '
-                'checkpoint): newly initialised: roi_head.mask_iou_head',
+                'The checkpoint has no roi_head.mask_iou_head (a '
+                f'{self.plain_detector_name} checkpoint): newly initialised: '
+                'roi_head.mask_iou_head',
                 logger='current')
         mismatch = state_dict_mismatch(own, ckpt)
         if any(mismatch.values()):
             print_log(
-                'The checkpoint does not match MaskScoringRCNN: ' +
+                f'The checkpoint does not match {type(self).__name__}: ' +
                 format_mismatch(mismatch, own, ckpt),
                 logger='current',
                 level=logging.WARNING)

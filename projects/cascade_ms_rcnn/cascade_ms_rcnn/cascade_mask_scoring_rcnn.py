@@ -17,3 +17,5 @@ class CascadeMaskScoringRCNN(MaskScoringRCNN, CascadeRCNN):
     has everything but ``roi_head.mask_iou_head``, loads with that head
     newly initialised, said once in the log.
     """
+
+    plain_detector_name = 'Cascade Mask R-CNN'

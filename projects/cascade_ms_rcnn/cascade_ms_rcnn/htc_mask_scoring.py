@@ -17,3 +17,5 @@ class HybridTaskCascadeMaskScoring(MaskScoringRCNN, HybridTaskCascade):
     HTC checkpoint, which has everything but ``roi_head.mask_iou_head``,
     loads with that head newly initialised, said once in the log.
     """
+
+    plain_detector_name = 'HTC'

@@ -13,9 +13,9 @@ from ms_rcnn.registry import MODELS
 
 COCO = [('cascade-ms-rcnn_r50_fpn_1x_coco.py',
          'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py',
-         project.CascadeMaskScoringRCNN),
+         project.CascadeMaskScoringRCNN, 'Cascade Mask R-CNN'),
         ('htc-ms_r50_fpn_1x_coco.py', 'mmdet::htc/htc_r50_fpn_1x_coco.py',
-         project.HybridTaskCascadeMaskScoring)]
+         project.HybridTaskCascadeMaskScoring, 'HTC')]
 HEAD = 'roi_head.mask_iou_head.'
 
 
@@ -25,9 +25,9 @@ def _build(model_cfg, scope, registry):
     return registry.build(model_cfg)
 
 
-@pytest.mark.parametrize('ours,theirs,cls', COCO)
+@pytest.mark.parametrize('ours,theirs,cls,plain', COCO)
 def test_mmdet_checkpoint_initialises_only_the_maskiou_head(
-        ours, theirs, cls, log_records):
+        ours, theirs, cls, plain, log_records):
     from mmdet.registry import MODELS as MMDET_MODELS
     torch.manual_seed(0)
     ckpt = _build(get_config(theirs).model, 'mmdet',
@@ -58,6 +58,8 @@ def test_mmdet_checkpoint_initialises_only_the_maskiou_head(
     # Said once, not as a list of missing keys.
     said = [r for r in log_records if 'mask_iou_head' in r]
     assert len(said) == 1
-    assert said[0].endswith('newly initialised: roi_head.mask_iou_head')
+    assert said[0].endswith(
+        f'The checkpoint has no roi_head.mask_iou_head (a {plain} '
+        'checkpoint): newly initialised: roi_head.mask_iou_head')
     assert not [r for r in log_records if 'missing keys' in r]
     assert not [r for r in log_records if 'does not match' in r]
