@@ -105,7 +105,8 @@ def _box_windows(words: Tensor, gt_inds: Tensor, x1: Tensor, y1: Tensor,
     sliding = words.as_strided(
         (num_gts, height - win_h + 1, num_words - win_w + 1, win_h, win_w),
         (g, h, w, h, w))
-    return sliding[torch.arange(num_gts), row0, word0], row0, word0
+    index = torch.arange(num_gts, device=words.device)
+    return sliding[index, row0, word0], row0, word0
 
 
 def bitmap_area_ratios(boxes: Tensor,
