@@ -14,9 +14,24 @@ from ms_rcnn.registry import MODELS
 from ms_rcnn.structures import masks_to_polygons
 
 
-def _select_class(mask_preds: Tensor, labels: Tensor) -> Tensor:
+def select_class(preds: Tensor, labels: Tensor) -> Tensor:
     """(N, C, ...) per-class outputs -> (N, ...) outputs of ``labels``."""
-    return mask_preds[torch.arange(len(labels), device=labels.device), labels]
+    return preds[torch.arange(len(labels), device=labels.device), labels]
+
+
+def empty_scored_results(batch_img_metas: List[dict], device,
+                         results_list: InstanceList,
+                         mask_thr_binary: float) -> InstanceList:
+    """mmdet's empty mask results, with empty ``mask_scores`` (0, )."""
+    results_list = empty_instances(
+        batch_img_metas,
+        device,
+        task_type='mask',
+        instance_results=results_list,
+        mask_thr_binary=mask_thr_binary)
+    for results in results_list:
+        results.mask_scores = results.scores.new_zeros((0, ))
+    return results_list
 
 
 @MODELS.register_module()
@@ -59,7 +74,7 @@ class MaskScoringRoIHead(StandardRoIHead):
         labels = cls_score[:, :self.bbox_head.num_classes].argmax(dim=1)
         mask_iou_preds = self.mask_iou_head(
             mask_results['mask_feats'],
-            _select_class(mask_results['mask_preds'], labels))
+            select_class(mask_results['mask_preds'], labels))
         return (bbox_results['cls_score'], bbox_results['bbox_pred'],
                 mask_results['mask_preds'], mask_iou_preds)
 
@@ -101,12 +116,13 @@ class MaskScoringRoIHead(StandardRoIHead):
             rcnn_train_cfg=self.train_cfg)
 
         pos_labels = torch.cat([res.pos_gt_labels for res in sampling_results])
-        pos_mask_preds = _select_class(mask_results['mask_preds'], pos_labels)
+        pos_mask_preds = select_class(mask_results['mask_preds'], pos_labels)
         mask_iou_preds = self.mask_iou_head(mask_results['mask_feats'],
                                             pos_mask_preds)
         loss_mask_iou = self.mask_iou_head.loss_and_target(
-            _select_class(mask_iou_preds, pos_labels), pos_mask_preds, mask_out['mask_targets'], sampling_results,
-            batch_gt_instances, self.train_cfg)
+            select_class(mask_iou_preds, pos_labels), pos_mask_preds,
+            mask_out['mask_targets'], sampling_results, batch_gt_instances,
+            self.train_cfg)
 
         mask_results.update(loss_mask=mask_out['loss_mask'])
         mask_results['loss_mask'].update(loss_mask_iou)
@@ -132,21 +148,16 @@ class MaskScoringRoIHead(StandardRoIHead):
         """
         mask_rois = bbox2roi([res.bboxes for res in results_list])
         if mask_rois.shape[0] == 0:
-            results_list = empty_instances(
-                batch_img_metas,
-                mask_rois.device,
-                task_type='mask',
-                instance_results=results_list,
-                mask_thr_binary=self.test_cfg.mask_thr_binary)
-            for results in results_list:
-                results.mask_scores = results.scores.new_zeros((0, ))
-            return self._add_polygons(results_list)
+            return self._add_polygons(
+                empty_scored_results(batch_img_metas, mask_rois.device,
+                                     results_list,
+                                     self.test_cfg.mask_thr_binary))
 
         mask_results = self._mask_forward(x, mask_rois)
         labels = torch.cat([res.labels for res in results_list])
         mask_iou_preds = self.mask_iou_head(
             mask_results['mask_feats'],
-            _select_class(mask_results['mask_preds'], labels))
+            select_class(mask_results['mask_preds'], labels))
 
         num_per_img = [len(res) for res in results_list]
         results_list = self.mask_head.predict_by_feat(

@@ -1,9 +1,9 @@
 """Cascade Mask R-CNN's RoI head plus a MaskIoU head on the merged mask."""
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from mmdet.models.roi_heads import CascadeRoIHead
 from mmdet.models.task_modules.samplers import SamplingResult
-from mmdet.utils import ConfigType, InstanceList
+from mmdet.utils import InstanceList
 from torch import Tensor
 
 from ms_rcnn.registry import MODELS
@@ -27,18 +27,18 @@ class CascadeMaskScoringRoIHead(MaskScoringCascadeMixin, CascadeRoIHead):
         **kwargs: Arguments of :class:`mmdet.models.CascadeRoIHead`.
     """
 
-    def __init__(self, mask_iou_head: ConfigType, **kwargs) -> None:
-        super().__init__(**kwargs)
-        assert self.with_mask, 'mask scoring needs a mask head'
-        self.mask_iou_head = MODELS.build(mask_iou_head)
-
-    def _stage_mask_probs(self, x: Tuple[Tensor],
-                          rois: Tensor) -> List[Tensor]:
-        """Per stage, (n, C, M, M) mask probabilities of ``rois``."""
-        return [
-            self._mask_forward(stage, x, rois)['mask_preds'].sigmoid()
-            for stage in range(self.num_stages)
-        ]
+    def _stage_mask_probs(
+            self,
+            x: Tuple[Tensor],
+            rois: Tensor,
+            last_mask_preds: Optional[Tensor] = None) -> List[Tensor]:
+        """Per stage, (n, C, M, M) mask probabilities of ``rois`` (the last
+        stage's from ``last_mask_preds`` when given)."""
+        stages = range(self.num_stages - (last_mask_preds is not None))
+        preds = [self._mask_forward(s, x, rois)['mask_preds'] for s in stages]
+        if last_mask_preds is not None:
+            preds.append(last_mask_preds)
+        return [p.sigmoid() for p in preds]
 
     def _mask_iou_feats(self, x: Tuple[Tensor], rois: Tensor) -> Tensor:
         """(n, F, S, S) mask RoI features of the last stage."""
@@ -55,7 +55,7 @@ class CascadeMaskScoringRoIHead(MaskScoringCascadeMixin, CascadeRoIHead):
         if stage == self.num_stages - 1:
             mask_results['loss_mask'].update(
                 self.mask_iou_loss(x, sampling_results, batch_gt_instances,
-                                   mask_results['mask_targets']))
+                                   mask_results))
         return mask_results
 
     def predict_mask(self,

@@ -4,7 +4,7 @@ from typing import List, Optional, Tuple
 import torch.nn.functional as F
 from mmdet.models.roi_heads import HybridTaskCascadeRoIHead
 from mmdet.models.task_modules.samplers import SamplingResult
-from mmdet.utils import ConfigType, InstanceList
+from mmdet.utils import InstanceList
 from torch import Tensor
 
 from ms_rcnn.registry import MODELS
@@ -31,17 +31,20 @@ class HybridTaskCascadeMaskScoringRoIHead(MaskScoringCascadeMixin,
         **kwargs: Arguments of :class:`mmdet.models.HybridTaskCascadeRoIHead`.
     """
 
-    def __init__(self, mask_iou_head: ConfigType, **kwargs) -> None:
-        super().__init__(**kwargs)
-        assert self.with_mask, 'mask scoring needs a mask head'
-        self.mask_iou_head = MODELS.build(mask_iou_head)
-
     def _stage_mask_probs(
             self,
             x: Tuple[Tensor],
             rois: Tensor,
+            last_mask_preds: Optional[Tensor] = None,
             semantic_feat: Optional[Tensor] = None) -> List[Tensor]:
-        """(n, C, M, M) probabilities that HTC merges at test time."""
+        """(n, C, M, M) probabilities that HTC merges at test time.
+
+        That is the last stage's mask only (mmdet 3.3), which the training
+        forward of the last stage computes as well: ``last_mask_preds``
+        are used as they are when given.
+        """
+        if last_mask_preds is not None:
+            return [last_mask_preds.sigmoid()]
         mask_preds = self._mask_forward(
             stage=-1,
             x=x,
@@ -85,7 +88,7 @@ class HybridTaskCascadeMaskScoringRoIHead(MaskScoringCascadeMixin,
                     x,
                     sampling_results,
                     batch_gt_instances,
-                    mask_results['mask_targets'],
+                    mask_results,
                     semantic_feat=semantic_feat))
         return mask_results
 

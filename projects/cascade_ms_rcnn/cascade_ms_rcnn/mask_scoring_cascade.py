@@ -15,26 +15,25 @@ at test time:
   RoI extractor, plus the semantic features where HTC fuses them);
 * training: on the last stage's positive RoIs, the IoU target is that of
   the binarised merged mask with the whole instance, and the merged mask is
-  computed without gradient (the MaskIoU loss trains the MaskIoU head only).
+  computed without gradient (the MaskIoU loss trains the MaskIoU head only),
+  reusing the last stage's mask prediction that its mask loss computed.
 """
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.models.test_time_augs import merge_aug_masks
-from mmdet.models.utils import empty_instances
 from mmdet.structures.bbox import bbox2roi
-from mmdet.utils import InstanceList
+from mmdet.utils import ConfigType, InstanceList
 from torch import Tensor
+
+from ms_rcnn.models.roi_heads.mask_scoring_roi_head import (
+    empty_scored_results, select_class)
+from ms_rcnn.registry import MODELS
 
 # Clamp of the merged probability before torch.logit: keeps the logits
 # finite where every stage is saturated (sigmoid(logit(p)) == p otherwise).
 LOGIT_EPS = 1e-6
-
-
-def select_class(preds: Tensor, labels: Tensor) -> Tensor:
-    """(n, C, ...) per-class outputs -> (n, ...) outputs of ``labels``."""
-    return preds[torch.arange(len(labels), device=labels.device), labels]
 
 
 def probs_to_logits(probs: Tensor, eps: float = LOGIT_EPS) -> Tensor:
@@ -43,41 +42,57 @@ def probs_to_logits(probs: Tensor, eps: float = LOGIT_EPS) -> Tensor:
 
 
 class MaskScoringCascadeMixin:
-    """MaskIoU loss and mask scores for a cascade RoI head.
+    """MaskIoU head, MaskIoU loss and mask scores for a cascade RoI head.
 
-    The host class (a :class:`CascadeRoIHead`) builds ``self.mask_iou_head``
-    and implements:
+    The host class (a :class:`CascadeRoIHead`) implements:
 
-    * ``_stage_mask_probs(x, rois, **kwargs) -> list[Tensor]``: the
-      per-stage (n, C, M, M) probabilities that the head merges at test time;
+    * ``_stage_mask_probs(x, rois, last_mask_preds=None, **kwargs) ->
+      list[Tensor]``: the per-stage (n, C, M, M) probabilities that the head
+      merges at test time; ``last_mask_preds`` (n, C, M, M), when given, are
+      the last stage's logits for these RoIs, already computed;
     * ``_mask_iou_feats(x, rois, **kwargs) -> Tensor``: (n, F, S, S) RoI
       features of the last stage.
 
     ``kwargs`` carry what the host's mask forward needs beyond ``x`` and
     ``rois`` (HTC: ``semantic_feat``).
+
+    Args:
+        mask_iou_head (dict): Config of :class:`MaskIoUHead`.
+        **kwargs: Arguments of the host's cascade RoI head.
     """
 
-    def _merged_mask_logits(self, x: Tuple[Tensor], rois: Tensor,
-                            labels: Tensor, **kwargs) -> Tensor:
+    def __init__(self, mask_iou_head: ConfigType, **kwargs) -> None:
+        super().__init__(**kwargs)
+        assert self.with_mask, 'mask scoring needs a mask head'
+        self.mask_iou_head = MODELS.build(mask_iou_head)
+
+    def _merged_mask_logits(self,
+                            x: Tuple[Tensor],
+                            rois: Tensor,
+                            labels: Tensor,
+                            last_mask_preds: Optional[Tensor] = None,
+                            **kwargs) -> Tensor:
         """Logits of the merged mask of ``labels``, without gradient.
 
         Args:
             x (tuple[Tensor]): Multi-level features, each (B, F, H, W).
             rois (Tensor): (n, 5) RoIs, [batch_ind, x1, y1, x2, y2].
             labels (Tensor): (n, ) class of each RoI.
+            last_mask_preds (Tensor, optional): (n, C, M, M) logits of the
+                last stage for ``rois``.
 
         Returns:
             Tensor: (n, M, M) logits of the mean stage probability.
         """
         with torch.no_grad():
-            probs = self._stage_mask_probs(x, rois, **kwargs)
+            probs = self._stage_mask_probs(x, rois, last_mask_preds, **kwargs)
             merged = torch.stack([select_class(p, labels)
                                   for p in probs]).mean(0)
         return probs_to_logits(merged)
 
     def mask_iou_loss(self, x: Tuple[Tensor],
                       sampling_results: List[SamplingResult],
-                      batch_gt_instances: InstanceList, mask_targets: Tensor,
+                      batch_gt_instances: InstanceList, mask_results: dict,
                       **kwargs) -> dict:
         """MaskIoU loss on the last stage's positive RoIs.
 
@@ -87,20 +102,24 @@ class MaskScoringCascadeMixin:
                 stage.
             batch_gt_instances (list[InstanceData]): Per image, with
                 ``labels`` and ``masks``.
-            mask_targets (Tensor): (num_pos, M, M) binary GT masks of the
-                last stage's positives (its mask head's targets).
+            mask_results (dict): The last stage's mask loss results, with
+                ``mask_preds`` (num_pos, C, M, M) and ``mask_targets``
+                (num_pos, M, M).
 
         Returns:
             dict: ``loss_mask_iou`` (Tensor, scalar).
         """
         pos_rois = bbox2roi([res.pos_priors for res in sampling_results])
         pos_labels = torch.cat([res.pos_gt_labels for res in sampling_results])
-        merged = self._merged_mask_logits(x, pos_rois, pos_labels, **kwargs)
+        merged = self._merged_mask_logits(x, pos_rois, pos_labels,
+                                          mask_results['mask_preds'],
+                                          **kwargs)
         mask_iou_preds = self.mask_iou_head(
             self._mask_iou_feats(x, pos_rois, **kwargs), merged)
         return self.mask_iou_head.loss_and_target(
-            select_class(mask_iou_preds, pos_labels), merged, mask_targets,
-            sampling_results, batch_gt_instances, self.train_cfg[-1])
+            select_class(mask_iou_preds, pos_labels), merged,
+            mask_results['mask_targets'], sampling_results,
+            batch_gt_instances, self.train_cfg[-1])
 
     def predict_scored_masks(self,
                              x: Tuple[Tensor],
@@ -127,15 +146,9 @@ class MaskScoringCascadeMixin:
         """
         mask_rois = bbox2roi([res.bboxes for res in results_list])
         if mask_rois.shape[0] == 0:
-            results_list = empty_instances(
-                batch_img_metas,
-                mask_rois.device,
-                task_type='mask',
-                instance_results=results_list,
-                mask_thr_binary=self.test_cfg.mask_thr_binary)
-            for results in results_list:
-                results.mask_scores = results.scores.new_zeros((0, ))
-            return results_list
+            return empty_scored_results(batch_img_metas, mask_rois.device,
+                                        results_list,
+                                        self.test_cfg.mask_thr_binary)
 
         num_per_img = [len(res) for res in results_list]
         stage_probs = [
