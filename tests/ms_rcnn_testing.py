@@ -1,15 +1,20 @@
 """Helpers shared by the tests: MS R-CNN models built by mmdet and by
-ms_rcnn, a synthetic batch, and overrides that shrink the quick start."""
+ms_rcnn, a synthetic batch, overrides that shrink the quick start, and the
+fixtures that conftest files import (``tiny_shapes``, ``log_records``)."""
+import logging
 
 import numpy as np
+import pytest
 import torch
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
 from mmengine.config import Config
 from mmengine.hub import get_config
+from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
+from ms_rcnn.datasets.shapes import generate_shapes_dataset
 from ms_rcnn.registry import MODELS
 
 MMDET_CFG = 'mmdet::ms_rcnn/ms-rcnn_r50_fpn_1x_coco.py'
@@ -98,3 +103,22 @@ def tiny_cfg_options(data, work_dir):
         'default_hooks.logger.interval=1',
         f'work_dir={work_dir}',
     ]
+
+
+@pytest.fixture(scope='session')
+def tiny_shapes(tmp_path_factory):
+    """8 training and 2 validation images of 128x128."""
+    root = tmp_path_factory.mktemp('shapes')
+    return generate_shapes_dataset(str(root), seed=3, num_train=8, num_val=2)
+
+
+@pytest.fixture
+def log_records():
+    """Messages logged through mmengine's current logger during a test."""
+    records = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
