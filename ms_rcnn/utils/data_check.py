@@ -173,20 +173,24 @@ def _is_coco(dataset_cfg) -> bool:
     return isinstance(cls, type) and issubclass(cls, CocoDataset)
 
 
-def _datasets(dataset_cfg):
-    """The leaf COCO dataset configs with an ``ann_file`` (through dataset
-    wrappers such as ``RepeatDataset`` and ``ConcatDataset``)."""
-    if dataset_cfg is None:
-        return
+def _dataset_cfgs(dataset_cfg):
+    """Every dataset config in ``dataset_cfg``: wrappers (such as
+    ``RepeatDataset`` and ``ConcatDataset``) and the datasets inside."""
     if isinstance(dataset_cfg, (list, tuple)):
         for cfg in dataset_cfg:
-            yield from _datasets(cfg)
-        return
-    inner = dataset_cfg.get('dataset', dataset_cfg.get('datasets'))
-    if inner is not None:
-        yield from _datasets(inner)
-    elif dataset_cfg.get('ann_file') and _is_coco(dataset_cfg):
+            yield from _dataset_cfgs(cfg)
+    elif dataset_cfg:
         yield dataset_cfg
+        yield from _dataset_cfgs(
+            dataset_cfg.get('dataset', dataset_cfg.get('datasets')))
+
+
+def _datasets(dataset_cfg):
+    """The leaf COCO dataset configs with an ``ann_file``."""
+    for cfg in _dataset_cfgs(dataset_cfg):
+        if ('dataset' not in cfg and 'datasets' not in cfg
+                and cfg.get('ann_file') and _is_coco(cfg)):
+            yield cfg
 
 
 def check_dataloader_cfgs(
@@ -220,20 +224,6 @@ _PLAIN_LOADERS = ('LoadImageFromFile', 'mmdet.LoadImageFromFile',
                   'mmcv.LoadImageFromFile')
 
 
-def _pipelines(dataset_cfg):
-    """Every ``pipeline`` list of a dataset config, through wrappers."""
-    if isinstance(dataset_cfg, (list, tuple)):
-        for cfg in dataset_cfg:
-            yield from _pipelines(cfg)
-        return
-    if not dataset_cfg:
-        return
-    if dataset_cfg.get('pipeline') is not None:
-        yield dataset_cfg['pipeline']
-    yield from _pipelines(
-        dataset_cfg.get('dataset', dataset_cfg.get('datasets')))
-
-
 def use_checked_loader(cfg, keys=('val_dataloader', 'test_dataloader')):
     """Load evaluation images with a ``CheckedLoadImageFromFile`` that raises.
 
@@ -257,7 +247,8 @@ def use_checked_loader(cfg, keys=('val_dataloader', 'test_dataloader')):
         loader = cfg.get(key)
         if not loader:
             continue
-        for pipeline in _pipelines(loader.get('dataset')):
+        for dataset in _dataset_cfgs(loader.get('dataset')):
+            pipeline = dataset.get('pipeline') or []
             for i, transform in enumerate(pipeline):
                 if transform.get('type') not in _PLAIN_LOADERS:
                     continue
