@@ -81,9 +81,10 @@ def _box_windows(words: Tensor, gt_inds: Tensor, x1: Tensor, y1: Tensor,
     """Per instance, the rows and words covering all of its boxes.
 
     Returns:
-        tuple: ``windows`` (G, h, w) int64 words (one window size for all,
-        the largest); ``row0`` and ``word0`` (G, ) int64 where each window
-        starts in ``words``.
+        tuple: ``windows`` (G, w, h) int64 words, column-major (one column of
+        words is contiguous, so gathering it per box copies one row);
+        ``row0`` and ``word0`` (G, ) int64 where each window starts in
+        ``words``.
     """
     num_gts, height, num_words = words.shape
 
@@ -93,20 +94,22 @@ def _box_windows(words: Tensor, gt_inds: Tensor, x1: Tensor, y1: Tensor,
 
     word0 = reduce(num_words, x1 // 8, 'amin')
     row0 = reduce(height, y1, 'amin')
-    win_w = int((reduce(0, (x2 + 7) // 8, 'amax') - word0).max())
-    win_h = int((reduce(0, y2, 'amax') - row0).max())
+    win_w, win_h = torch.stack([
+        reduce(0, (x2 + 7) // 8, 'amax') - word0,
+        reduce(0, y2, 'amax') - row0
+    ]).amax(1).tolist()
     # Instances without boxes get an empty window; all are the largest size,
     # shifted left / up where they would leave the image.
     word0 = word0.clamp(max=num_words - win_w)
     row0 = row0.clamp(max=height - win_h)
-    # Every (h, w) window of every instance as a view; one indexing copies
-    # out the G wanted ones.
-    g, h, w = words.stride()
-    sliding = words.as_strided(
-        (num_gts, height - win_h + 1, num_words - win_w + 1, win_h, win_w),
-        (g, h, w, h, w))
-    index = torch.arange(num_gts, device=words.device)
-    return sliding[index, row0, word0], row0, word0
+    # The transposed (w, h) window starting at every word as one strided
+    # view; index_select copies out the G wanted ones.
+    starts = words.reshape(-1).as_strided(
+        (words.numel() - (win_h - 1) * num_words - win_w + 1, win_w, win_h),
+        (1, 1, num_words))
+    offsets = (torch.arange(num_gts, device=words.device) * height +
+               row0) * num_words + word0
+    return starts.index_select(0, offsets), row0, word0
 
 
 def bitmap_area_ratios(boxes: Tensor,
@@ -153,26 +156,30 @@ def bitmap_area_ratios(boxes: Tensor,
     if windowed:
         # Touching memory is what costs on the CPU: the boxes of an
         # instance usually cover a small part of the image.
-        words, row0, word0 = _box_windows(words, gt_inds, x1, y1, x2, y2)
-        row0, word0 = row0[gt_inds], word0[gt_inds]
+        columns, row0, word0 = _box_windows(words, gt_inds, x1, y1, x2, y2)
     else:
-        row0 = word0 = torch.zeros_like(gt_inds)
-    _, win_h, num_words = words.shape
-    block_cum = _byte_sums(words).cumsum_(2)  # pixels in words [0, b]
+        columns = words.transpose(1, 2).contiguous()
+        row0 = word0 = gt_inds.new_zeros((num_gts, ))
+    _, win_w, win_h = columns.shape  # (G, w, h): words by rows
+    # before[:, b]: mask pixels of each row in the window's words [0, b).
+    before = columns.new_zeros((num_gts, win_w + 1, win_h))
+    torch.cumsum(_byte_sums(columns), 1, out=before[:, 1:])
 
-    def count_left_of(x: Tensor) -> Tensor:
-        """(N, ) columns -> (N, h) mask pixels in columns [0, x) per row."""
-        block, rest = x // 8 - word0, x % 8
-        word = words[gt_inds, :, block.clamp(max=num_words - 1)]
-        low_bytes = (1 << (8 * rest[:, None])) - 1  # 0 at a block boundary
-        before = block_cum[gt_inds, :, (block - 1).clamp(min=0)]
-        before *= (block > 0)[:, None]
-        return before + _byte_sums(word & low_bytes, inplace=True)
-
-    per_row = count_left_of(x2) - count_left_of(x1)
-    rows = torch.arange(win_h, device=words.device) + row0[:, None]
-    in_rows = (rows >= y1[:, None]) & (rows < y2[:, None])
-    inside = (per_row * in_rows).sum(1)
+    # Both sides of all boxes at once: (2N, ) columns and their instances.
+    xs, gts = torch.cat([x1, x2]), gt_inds.repeat(2)
+    block = xs // 8 - word0[gts]
+    # Pixels in columns [0, x) of each window row: the whole words before
+    # x's word plus its low x % 8 bytes (none at a word boundary).
+    word = columns.view(num_gts * win_w, win_h).index_select(
+        0, gts * win_w + block.clamp(max=win_w - 1))
+    word &= ((1 << (8 * (xs % 8))) - 1)[:, None]
+    left_of = before.view(num_gts * (win_w + 1), win_h).index_select(
+        0, gts * (win_w + 1) + block)
+    left_of += _byte_sums(word, inplace=True)  # (2N, h)
+    per_row = left_of[len(x1):] - left_of[:len(x1)]
+    rows = torch.arange(win_h, device=words.device) + row0[gt_inds, None]
+    per_row.masked_fill_((rows < y1[:, None]) | (rows >= y2[:, None]), 0)
+    inside = per_row.sum(1)
     return (inside.float() / (full[gt_inds].float() + AREA_EPS)).to(
         boxes.device)
 
