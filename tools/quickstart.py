@@ -46,9 +46,10 @@ CALIB_KEYS = ('spearman_mask_score_iou', 'spearman_cls_score_iou',
               'segm_mAP_by_mask_score', 'num_preds')
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--work-dir', default='work_dirs/quickstart')
+def add_run_args(parser, work_dir):
+    """``--work-dir``, ``--data-root``, ``--seed`` and ``--epochs``: the
+    arguments of every script that trains quick-start twins."""
+    parser.add_argument('--work-dir', default=work_dir)
     parser.add_argument(
         '--data-root',
         default='data/shapes',
@@ -59,6 +60,11 @@ def parse_args(argv=None):
         type=int,
         help='train this many epochs instead of the configs\' schedule '
         '(a shorter run for a smoke test; results will be lower)')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    add_run_args(parser, 'work_dirs/quickstart')
     parser.add_argument(
         '--num-vis', type=int, default=4, help='validation images to draw')
     parser.add_argument(

@@ -2,7 +2,6 @@
 from typing import List, Optional, Tuple
 
 from mmdet.models.roi_heads import CascadeRoIHead
-from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.utils import InstanceList
 from torch import Tensor
 
@@ -44,19 +43,6 @@ class CascadeMaskScoringRoIHead(MaskScoringCascadeMixin, CascadeRoIHead):
         """(n, F, S, S) mask RoI features of the last stage."""
         extractor = self.mask_roi_extractor[-1]
         return extractor(x[:extractor.num_inputs], rois)
-
-    def mask_loss(self, stage: int, x: Tuple[Tensor],
-                  sampling_results: List[SamplingResult],
-                  batch_gt_instances: InstanceList) -> dict:
-        """mmdet's mask loss of ``stage``; the last stage adds
-        ``loss_mask_iou`` to its ``loss_mask`` dict."""
-        mask_results = super().mask_loss(stage, x, sampling_results,
-                                         batch_gt_instances)
-        if stage == self.num_stages - 1:
-            mask_results['loss_mask'].update(
-                self.mask_iou_loss(x, sampling_results, batch_gt_instances,
-                                   mask_results))
-        return mask_results
 
     def predict_mask(self,
                      x: Tuple[Tensor],

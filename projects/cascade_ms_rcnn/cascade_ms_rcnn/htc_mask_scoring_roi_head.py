@@ -3,7 +3,6 @@ from typing import List, Optional, Tuple
 
 import torch.nn.functional as F
 from mmdet.models.roi_heads import HybridTaskCascadeRoIHead
-from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.utils import InstanceList
 from torch import Tensor
 
@@ -67,30 +66,6 @@ class HybridTaskCascadeMaskScoringRoIHead(MaskScoringCascadeMixin,
                 semantic = F.adaptive_avg_pool2d(semantic, feats.shape[-2:])
             feats = feats + semantic
         return feats
-
-    def mask_loss(self,
-                  stage: int,
-                  x: Tuple[Tensor],
-                  sampling_results: List[SamplingResult],
-                  batch_gt_instances: InstanceList,
-                  semantic_feat: Optional[Tensor] = None) -> dict:
-        """HTC's mask loss of ``stage``; the last stage adds
-        ``loss_mask_iou`` to its ``loss_mask`` dict."""
-        mask_results = super().mask_loss(
-            stage=stage,
-            x=x,
-            sampling_results=sampling_results,
-            batch_gt_instances=batch_gt_instances,
-            semantic_feat=semantic_feat)
-        if stage == self.num_stages - 1:
-            mask_results['loss_mask'].update(
-                self.mask_iou_loss(
-                    x,
-                    sampling_results,
-                    batch_gt_instances,
-                    mask_results,
-                    semantic_feat=semantic_feat))
-        return mask_results
 
     def predict_mask(self,
                      x: Tuple[Tensor],

@@ -90,6 +90,20 @@ class MaskScoringCascadeMixin:
                                   for p in probs]).mean(0)
         return probs_to_logits(merged)
 
+    def mask_loss(self, stage: int, x: Tuple[Tensor],
+                  sampling_results: List[SamplingResult],
+                  batch_gt_instances: InstanceList, **kwargs) -> dict:
+        """The host's mask loss of ``stage``; the last stage adds
+        ``loss_mask_iou`` to its ``loss_mask`` dict (so that the cascade
+        scales it by that stage's loss weight)."""
+        mask_results = super().mask_loss(stage, x, sampling_results,
+                                         batch_gt_instances, **kwargs)
+        if stage == self.num_stages - 1:
+            mask_results['loss_mask'].update(
+                self.mask_iou_loss(x, sampling_results, batch_gt_instances,
+                                   mask_results, **kwargs))
+        return mask_results
+
     def mask_iou_loss(self, x: Tuple[Tensor],
                       sampling_results: List[SamplingResult],
                       batch_gt_instances: InstanceList, mask_results: dict,

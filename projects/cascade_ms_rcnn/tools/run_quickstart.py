@@ -41,16 +41,7 @@ MODELS = {
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--work-dir', default='work_dirs/cascade_quickstart')
-    parser.add_argument(
-        '--data-root',
-        default='data/shapes',
-        help='where the shapes dataset is written (kept when it exists)')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument(
-        '--epochs',
-        type=int,
-        help='train this many epochs instead of the configs\' schedule')
+    quickstart.add_run_args(parser, 'work_dirs/cascade_quickstart')
     parser.add_argument(
         '--models',
         nargs='+',
