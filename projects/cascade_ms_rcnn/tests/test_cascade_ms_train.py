@@ -13,9 +13,39 @@ from mmengine.runner import set_random_seed
 from ms_rcnn.registry import DATASETS, MODELS
 
 
+# Losses of the first step below (seed 0, images 0-3 of tiny_shapes), on
+# CPU: the total, each stage's classification and mask loss, and the MaskIoU
+# loss of the last stage.
+FIRST_STEP_LOSSES = {
+    'cascade-ms-rcnn_quickstart.py':
+    dict(
+        loss=5.520158,
+        **{
+            's0.loss_cls': 2.034789,
+            's0.loss_mask': 0.727766,
+            's1.loss_cls': 0.855465,
+            's1.loss_mask': 0.344695,
+            's2.loss_cls': 0.425558,
+            's2.loss_mask': 0.171308,
+            's2.loss_mask_iou': 0.020979
+        }),
+    'htc-ms_quickstart.py':
+    dict(
+        loss=5.343843,
+        **{
+            's0.loss_cls': 1.824469,
+            's0.loss_mask': 0.712212,
+            's1.loss_cls': 0.896543,
+            's1.loss_mask': 0.347281,
+            's2.loss_cls': 0.456846,
+            's2.loss_mask': 0.177069,
+            's2.loss_mask_iou': 0.010498
+        }),
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    'name', ['cascade-ms-rcnn_quickstart.py', 'htc-ms_quickstart.py'])
+@pytest.mark.parametrize('name', list(FIRST_STEP_LOSSES))
 def test_trains_and_predicts_mask_scores(name, tiny_shapes):
     cfg = load_cfg(name)
     cfg.train_dataloader.dataset.data_root = tiny_shapes['data_root']
@@ -38,6 +68,9 @@ def test_trains_and_predicts_mask_scores(name, tiny_shapes):
         batch = pseudo_collate([train_set[4 * step % 8 + i] for i in range(4)])
         log_vars = model.train_step(batch, optim_wrapper)
         steps.append({k: float(v) for k, v in log_vars.items()})
+    golden = FIRST_STEP_LOSSES[name]
+    assert {k: steps[0][k] for k in golden} == pytest.approx(
+        golden, rel=1e-3, abs=1e-5)
     for log_vars in steps:
         # Three stages of box and mask losses, the MaskIoU loss in the last.
         assert {f's{s}.loss_mask' for s in range(3)} <= set(log_vars)
