@@ -109,6 +109,46 @@ def test_icdar2015_cli_reports_the_bad_line(tmp_path):
     assert not (tmp_path / 'out' / 'icdar2015_train.json').exists()
 
 
+def test_icdar2015_cli_keeps_a_degenerate_polygon_as_do_not_care(tmp_path):
+    raw, out = tmp_path / 'raw', tmp_path / 'out'
+    make_icdar2015(raw)
+    gt = raw / 'ch4_training_localization_transcription_gt' / 'gt_img_1.txt'
+    write(gt, ['1,2,21,2,21,12,1,12,"$100,000"', '0,0,5,5,10,10,0,0,flat',
+               '30,2,40,2,40,12,30,12,###'], bom=True)
+    proc = run_tool('icdar2015.py', str(raw), '--out-dir', str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert (f'WARNING: {gt}, line 2: degenerate polygon of zero area; '
+            'marked do-not-care') in proc.stderr.splitlines()
+    assert proc.stdout.splitlines()[0] == (
+        'train: 2 images, 4 instances, 2 do-not-care (1 degenerate) -> '
+        f'{out}/icdar2015_train.json')
+    ann_file = str(out / 'icdar2015_train.json')
+    with open(ann_file, encoding='utf-8') as f:
+        anns = json.load(f)['annotations']
+    assert [(a['text'], a['iscrowd'], a['area']) for a in anns] == [
+        ('"$100,000"', 0, 200), ('flat', 1, 0), ('###', 1, 100), ('B1,', 0, 40)
+    ]
+    assert anns[1]['segmentation'] == [[0, 0, 5, 5, 10, 10, 0, 0]]
+    assert anns[1]['bbox'] == [0, 0, 10, 10]
+
+    # mmdet's CocoDataset loads the file and leaves the zero-area instance
+    # out; the other do-not-care word is kept with its ignore flag.
+    from mmdet.datasets import CocoDataset
+    dataset = CocoDataset(
+        data_root=str(raw), ann_file=ann_file, data_prefix=dict(img=''),
+        metainfo=dict(classes=('text', )), pipeline=[])
+    assert [(i['bbox'], i['ignore_flag'])
+            for i in dataset.get_data_info(0)['instances']] == [
+                ([1, 2, 21, 12], 0), ([30, 2, 40, 12], 1)
+            ]
+    # The data check before training accepts it; it warns that the
+    # zero-area box is not loaded.
+    from ms_rcnn.utils.data_check import DataWarning, check_coco_file
+    with pytest.warns(DataWarning, match='1 x zero-area box'):
+        problems = check_coco_file(ann_file)
+    assert problems['zero-area box'] == [('ch4_training_images/img_1.jpg', 2)]
+
+
 def test_icdar2015_cli_custom_dirs_and_missing_image(tmp_path):
     raw = tmp_path / 'raw'
     write(raw / 'gts' / 'gt_img_4.txt', ['0,0,8,0,8,4,0,4,x'], bom=True)

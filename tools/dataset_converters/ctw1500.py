@@ -10,9 +10,12 @@ reads ``RAW_DIR/train_images/NNNN.jpg`` with
 with ``RAW_DIR/ctw1500_test_labels/000NNNN.txt``, and writes
 ``OUT/ctw1500_train.json`` and ``OUT/ctw1500_test.json``, whose ``file_name``
 entries are relative to RAW_DIR. ``###`` transcriptions become
-``iscrowd: 1`` (do-not-care).
+``iscrowd: 1`` (do-not-care), and so do polygons of zero area, each named in
+a warning on stderr. A box or line that cannot be parsed stops the
+conversion with its file and box or line.
 """
 import argparse
+import logging
 from functools import partial
 
 from ms_rcnn.datasets.text import convert_ctw1500
@@ -33,6 +36,8 @@ def parse_args(argv=None):
 def main(argv=None):
     """Convert both splits; returns ``{split: json path}``."""
     args = parse_args(argv)
+    # One 'WARNING: <file>, line N: ...' line per degenerate polygon.
+    logging.basicConfig(format='%(levelname)s: %(message)s')
     splits = dict(
         train=(args.train_img_dir, args.train_label_dir),
         test=(args.test_img_dir, args.test_label_dir))

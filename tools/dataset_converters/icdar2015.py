@@ -9,9 +9,12 @@ reads ``RAW_DIR/ch4_training_images/img_N.jpg`` with
 ``RAW_DIR/ch4_training_localization_transcription_gt/gt_img_N.txt`` (and the
 test folders) and writes ``OUT/icdar2015_train.json`` and
 ``OUT/icdar2015_test.json``, whose ``file_name`` entries are relative to
-RAW_DIR. ``###`` words become ``iscrowd: 1`` (do-not-care).
+RAW_DIR. ``###`` words become ``iscrowd: 1`` (do-not-care), and so do
+polygons of zero area, each named in a warning on stderr. A line that cannot
+be parsed stops the conversion with its file and line.
 """
 import argparse
+import logging
 from functools import partial
 
 from ms_rcnn.datasets.text import convert_icdar2015
@@ -34,6 +37,8 @@ def parse_args(argv=None):
 def main(argv=None):
     """Convert both splits; returns ``{split: json path}``."""
     args = parse_args(argv)
+    # One 'WARNING: <file>, line N: ...' line per degenerate polygon.
+    logging.basicConfig(format='%(levelname)s: %(message)s')
     splits = dict(
         train=(args.train_img_dir, args.train_gt_dir),
         test=(args.test_img_dir, args.test_gt_dir))

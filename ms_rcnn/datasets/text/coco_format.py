@@ -11,8 +11,12 @@ into a COCO-style dict that mmdet's ``CocoDataset`` reads. Do-not-care
 instances get ``iscrowd: 1``: ``CocoDataset`` then sets their ``ignore_flag``
 and ``PackDetInputs`` moves them to ``ignored_instances``, so training skips
 them while :class:`~ms_rcnn.evaluation.HmeanIoUMetric` still sees them.
+Degenerate polygons (zero area) become do-not-care instances too, each named
+in a warning; their COCO ``area`` is 0, so ``CocoDataset`` leaves them out of
+training and the metric finds nothing inside them.
 """
 import json
+import logging
 import math
 import os
 import re
@@ -24,6 +28,8 @@ DO_NOT_CARE = '###'
 TEXT_CATEGORY = {'id': 1, 'name': 'text'}
 # Extensions tried, in order, when an annotation names an image by its stem.
 IMAGE_EXTENSIONS = ('.jpg', '.JPG', '.jpeg', '.png')
+
+logger = logging.getLogger(__name__)
 
 
 class TextAnnotationError(ValueError):
@@ -65,21 +71,27 @@ def polygon_area(polygon: Sequence[float]) -> float:
 
 
 def make_instance(polygon: List[float], text: str, where: str) -> Dict:
-    """Check that a polygon is not degenerate and wrap it as an instance.
+    """Wrap a polygon and its transcription as an instance.
 
-    A polygon needs 3 distinct points and a non-zero area. Self-intersecting
-    polygons are kept (some real ground truth has them); the metric repairs
-    them with shapely.
+    A degenerate polygon (fewer than 3 distinct points, or zero area) can be
+    neither learned nor matched, yet official ground truth holds a few and
+    users cannot edit it: the instance is kept as do-not-care
+    (``ignore=True``) and a warning names ``where``. Self-intersecting
+    polygons are kept as they are (some real ground truth has them); the
+    metric repairs them with shapely.
     """
-    distinct = set(zip(polygon[0::2], polygon[1::2]))
-    if len(distinct) < 3:
-        raise TextAnnotationError(
-            f'{where}: degenerate polygon with {len(distinct)} distinct '
-            'point(s)')
-    if polygon_area(polygon) == 0:
-        raise TextAnnotationError(f'{where}: degenerate polygon of zero area')
+    distinct = len(set(zip(polygon[0::2], polygon[1::2])))
+    degenerate = None
+    if distinct < 3:
+        degenerate = f'degenerate polygon with {distinct} distinct point(s)'
+    elif polygon_area(polygon) == 0:
+        degenerate = 'degenerate polygon of zero area'
+    if degenerate:
+        logger.warning('%s: %s; marked do-not-care', where, degenerate)
     return dict(
-        polygon=polygon, text=text, ignore=text.strip() == DO_NOT_CARE)
+        polygon=polygon,
+        text=text,
+        ignore=bool(degenerate) or text.strip() == DO_NOT_CARE)
 
 
 def read_text_lines(path: str) -> List[str]:
@@ -202,11 +214,14 @@ def convert_split(raw_dir: str, img_dir: str, ann_dir: str, ann_ext: str,
     return build_coco(records)
 
 
-def coco_counts(coco: Dict) -> Tuple[int, int, int]:
-    """(images, instances, do-not-care instances) of a COCO dict."""
+def coco_counts(coco: Dict) -> Tuple[int, int, int, int]:
+    """(images, instances, do-not-care instances, degenerate instances) of
+    a COCO dict; degenerate instances are the do-not-care ones of zero
+    area."""
     anns = coco['annotations']
     return (len(coco['images']), len(anns),
-            sum(ann['iscrowd'] for ann in anns))
+            sum(ann['iscrowd'] for ann in anns),
+            sum(ann['area'] == 0 for ann in anns))
 
 
 def dump_coco(coco: Dict, path: str) -> None:
@@ -222,7 +237,9 @@ def convert_splits(name: str, out_dir: str,
     print its counts; the converter CLIs share this.
 
     A malformed annotation or a missing file ends the program with a one-line
-    ``error: ...`` naming it, instead of a traceback.
+    ``error: ...`` naming it, instead of a traceback. A degenerate polygon
+    does not: it is converted as do-not-care with a warning naming it, and
+    the split's count line ends with how many there were.
 
     Returns:
         dict: ``{split: json path}``.
@@ -235,7 +252,8 @@ def convert_splits(name: str, out_dir: str,
             raise SystemExit(f'error: {e}')
         paths[split] = os.path.join(out_dir, f'{name}_{split}.json')
         dump_coco(coco, paths[split])
-        images, instances, ignored = coco_counts(coco)
+        images, instances, ignored, degenerate = coco_counts(coco)
+        of_which = f' ({degenerate} degenerate)' if degenerate else ''
         print(f'{split}: {images} images, {instances} instances, {ignored} '
-              f'do-not-care -> {paths[split]}')
+              f'do-not-care{of_which} -> {paths[split]}')
     return paths

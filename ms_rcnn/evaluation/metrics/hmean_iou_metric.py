@@ -13,34 +13,51 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.fileio import load
 from mmengine.logging import print_log
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import maximum_bipartite_matching
 from shapely.ops import unary_union
 
 from ms_rcnn.registry import METRICS
 from ms_rcnn.structures import (intersection_areas, masks_to_polygons,
                                 polygon_ious, to_shapely)
 
+STRATEGIES = ('vanilla', 'max_matching')
 
-def count_matches(ious: np.ndarray, iou_thr: float) -> int:
+
+def count_matches(ious: np.ndarray, iou_thr: float,
+                  strategy: str = 'vanilla') -> int:
     """Number of one-to-one GT-prediction matches with IoU > ``iou_thr``.
 
-    Greedy by descending IoU: the best remaining pair is matched first.
-    mmocr's default ('vanilla') matches in index order instead; both give
-    the same count whenever no prediction reaches ``iou_thr`` with two GTs,
-    which an IoU above 0.5 guarantees for GTs that do not overlap. The
-    threshold is inclusive (mmocr and the ICDAR script compare with ``>``;
-    the two differ only at an IoU of exactly ``iou_thr``).
+    ``'vanilla'`` is the ICDAR 2015 script's order (mmocr's default): each
+    GT in list order takes the first unmatched prediction, in list order,
+    whose IoU with it is above the threshold. A prediction overlapping two
+    GTs can thus go to the first GT and leave the second unmatched.
+    ``'max_matching'`` counts a maximum bipartite matching of the pairs
+    above the threshold (mmocr's ``'max_matching'``), which is never lower.
+    The threshold is strict, as in the ICDAR script.
 
     Args:
-        ious (np.ndarray): (num_gts, num_preds) IoU matrix.
+        ious (np.ndarray): (num_gts, num_preds) IoU matrix, rows and
+            columns in list order.
+        iou_thr (float): A match needs a larger IoU.
+        strategy (str): ``'vanilla'`` or ``'max_matching'``.
     """
-    gt_idx, pred_idx = np.nonzero(ious > iou_thr)
-    order = np.argsort(-ious[gt_idx, pred_idx], kind='stable')
-    used_gts, used_preds = set(), set()
-    for g, p in zip(gt_idx[order], pred_idx[order]):
-        if g not in used_gts and p not in used_preds:
-            used_gts.add(g)
-            used_preds.add(p)
-    return len(used_gts)
+    if strategy not in STRATEGIES:
+        raise ValueError(f'strategy must be one of {STRATEGIES}, got '
+                         f'{strategy!r}')
+    above = ious > iou_thr
+    if not above.any():
+        return 0
+    if strategy == 'max_matching':
+        matched = maximum_bipartite_matching(
+            csr_matrix(above), perm_type='column')
+        return int((matched >= 0).sum())
+    pred_used = np.zeros(above.shape[1], bool)
+    for gt_row in above:
+        free = np.flatnonzero(gt_row & ~pred_used)
+        if len(free):
+            pred_used[free[0]] = True
+    return int(pred_used.sum())
 
 
 @METRICS.register_module()
@@ -51,12 +68,14 @@ class HmeanIoUMetric(BaseMetric):
     a prediction whose area lies more than ``ignore_precision_thr`` inside
     one do-not-care GT (``iscrowd: 1``) is discarded, neither true nor
     false positive; the other predictions are matched one-to-one to the
-    other GTs with polygon IoU > ``match_iou_thr`` (see
-    :func:`count_matches`). A prediction with an empty polygon (an empty
-    mask) counts as a false positive. For every score threshold the matches,
-    predictions and GTs are summed over the dataset, then
-    ``precision = hits / preds``, ``recall = hits / gts`` and hmean is
-    their harmonic mean (0 where undefined).
+    other GTs with polygon IoU > ``match_iou_thr``, by default in the
+    ICDAR 2015 script's list order (see :func:`count_matches`). A
+    prediction with an empty polygon (an empty mask) counts as a false
+    positive. For every score threshold the matches, predictions and GTs
+    are summed over the dataset, then ``precision = hits / preds``,
+    ``recall = hits / gts`` and hmean is their harmonic mean (each 0 where
+    undefined: a set without text to find has recall 0, as in the ICDAR
+    script).
 
     Every threshold's result is logged; reported, under ``icdar/``, are
     ``precision``, ``recall``, ``hmean`` at the threshold of best hmean
@@ -73,7 +92,15 @@ class HmeanIoUMetric(BaseMetric):
     Args:
         ann_file (str): COCO-style annotation file with polygon
             ``segmentation`` and ``iscrowd`` marking do-not-care regions.
-        match_iou_thr (float): a match needs a larger IoU. Defaults to 0.5.
+        match_iou_thr (float): a match needs a larger IoU (strict, as in
+            the ICDAR script). Defaults to 0.5.
+        strategy (str): how GTs and predictions are paired. ``'vanilla'``
+            (default) follows the ICDAR 2015 script and mmocr's default,
+            which the published results use: each GT in list order takes
+            the first unmatched prediction in list order above
+            ``match_iou_thr``. ``'max_matching'`` takes a maximum bipartite
+            matching instead; it counts more hits where one prediction
+            overlaps two GTs by more than ``match_iou_thr``.
         ignore_precision_thr (float): a prediction with a larger fraction
             of its area inside a do-not-care GT is discarded. Defaults to
             0.5.
@@ -93,6 +120,7 @@ class HmeanIoUMetric(BaseMetric):
     def __init__(self,
                  ann_file: str,
                  match_iou_thr: float = 0.5,
+                 strategy: str = 'vanilla',
                  ignore_precision_thr: float = 0.5,
                  pred_score_thrs: Union[Dict, Sequence[float]] = dict(
                      start=0.05, stop=0.95, step=0.05),
@@ -102,6 +130,10 @@ class HmeanIoUMetric(BaseMetric):
                  backend_args: Optional[dict] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.match_iou_thr = match_iou_thr
+        if strategy not in STRATEGIES:
+            raise ValueError(f'strategy must be one of {STRATEGIES}, got '
+                             f'{strategy!r}')
+        self.strategy = strategy
         self.ignore_precision_thr = ignore_precision_thr
         thrs = (np.arange(**pred_score_thrs) if isinstance(
             pred_score_thrs, dict) else np.asarray(pred_score_thrs, float))
@@ -203,7 +235,7 @@ class HmeanIoUMetric(BaseMetric):
                 above = r['scores'] >= thr
                 num_preds[t] += above.sum()
                 hits[t] += count_matches(r['ious'][:, above],
-                                         self.match_iou_thr)
+                                         self.match_iou_thr, self.strategy)
         precision = np.divide(
             hits, num_preds, out=np.zeros(len(thrs)), where=num_preds > 0)
         recall = hits / num_gts if num_gts else np.zeros(len(thrs))

@@ -1,4 +1,5 @@
 """CTW1500 ground truth parsing (XML train, txt test) and conversion."""
+import logging
 import os
 
 import cv2
@@ -58,7 +59,6 @@ def test_xml(tmp_path):
     (ints(BAND[:-2]), 'expected 28 coordinates, got 26'),
     (ints(BAND[:-1]) + ',y', "non-numeric coordinate 'y'"),
     ('', 'no <segs>'),
-    (','.join(['7'] * 28), 'degenerate polygon with 1 distinct point(s)'),
 ])
 def test_malformed_xml_box_names_file_and_box(tmp_path, segs, message):
     path = tmp_path / '0042.xml'
@@ -66,6 +66,40 @@ def test_malformed_xml_box_names_file_and_box(tmp_path, segs, message):
     with pytest.raises(TextAnnotationError) as err:
         parse_ctw1500_xml(str(path))
     assert str(err.value) == f'{path}, box 2: {message}'
+
+
+def test_degenerate_xml_box_becomes_do_not_care_with_a_warning(
+        tmp_path, caplog):
+    path = tmp_path / '0042.xml'
+    point = ','.join(['7'] * 28)
+    write_xml(path, [('ok', ints(BAND)), ('dot', point), ('ok2', ints(BAND2))])
+    with caplog.at_level(logging.WARNING):
+        instances = parse_ctw1500_xml(str(path))
+    assert instances == [
+        dict(polygon=BAND, text='ok', ignore=False),
+        dict(polygon=[7.] * 28, text='dot', ignore=True),
+        dict(polygon=BAND2, text='ok2', ignore=False),
+    ]
+    assert caplog.messages == [
+        f'{path}, box 2: degenerate polygon with 1 distinct point(s); '
+        'marked do-not-care'
+    ]
+
+
+def test_zero_area_txt_line_becomes_do_not_care_with_a_warning(
+        tmp_path, caplog):
+    path = tmp_path / '0001003.txt'
+    # 14 points on the line y = 10
+    flat = ','.join(f'{10 + i},10' for i in range(14))
+    write_txt(path, [ints(BAND) + ',####a', flat + ',####b'])
+    with caplog.at_level(logging.WARNING):
+        instances = parse_ctw1500_txt(str(path))
+    assert [(i['text'], i['ignore']) for i in instances] == [('a', False),
+                                                             ('b', True)]
+    assert caplog.messages == [
+        f'{path}, line 2: degenerate polygon of zero area; marked '
+        'do-not-care'
+    ]
 
 
 def test_invalid_xml_names_file(tmp_path):

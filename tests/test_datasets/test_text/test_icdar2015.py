@@ -1,4 +1,5 @@
 """ICDAR2015 ground truth parsing and conversion to COCO style."""
+import logging
 import os
 
 import cv2
@@ -66,8 +67,6 @@ def test_gt_file_with_bom_and_crlf(tmp_path):
      'got 8 field(s)'),
     ('1,2,3,4,5,6,7,x8,text', "non-numeric coordinate 'x8'"),
     ('1,2,3,4,5,6,7,nan,text', "non-finite coordinate 'nan'"),
-    ('5,5,5,5,9,9,9,9,text', 'degenerate polygon with 2 distinct point(s)'),
-    ('0,0,5,5,10,10,0,0,text', 'degenerate polygon of zero area'),
 ])
 def test_malformed_line_names_file_and_line(tmp_path, bad_line, message):
     path = tmp_path / 'gt_img_7.txt'
@@ -77,6 +76,28 @@ def test_malformed_line_names_file_and_line(tmp_path, bad_line, message):
         parse_icdar2015_gt(str(path))
     assert str(err.value) == f'{path}, line 3: {message}'
     assert isinstance(err.value, ValueError)
+
+
+@pytest.mark.parametrize('bad_line, problem', [
+    ('5,5,5,5,9,9,9,9,text', 'degenerate polygon with 2 distinct point(s)'),
+    ('0,0,5,5,10,10,0,0,text', 'degenerate polygon of zero area'),
+])
+def test_degenerate_polygon_becomes_do_not_care_with_a_warning(
+        tmp_path, caplog, bad_line, problem):
+    path = tmp_path / 'gt_img_3.txt'
+    write_gt(path, ['377,117,463,117,465,130,378,130,ok', '', bad_line,
+                    '374,155,409,155,409,170,374,170,next'])
+    with caplog.at_level(logging.WARNING):
+        instances = parse_icdar2015_gt(str(path))
+    assert [(i['text'], i['ignore']) for i in instances] == [
+        ('ok', False), ('text', True), ('next', False)
+    ]
+    assert instances[1]['polygon'] == [
+        float(v) for v in bad_line.split(',')[:8]
+    ]
+    assert caplog.messages == [
+        f'{path}, line 3: {problem}; marked do-not-care'
+    ]
 
 
 def make_split(root, sizes):

@@ -171,16 +171,92 @@ def test_default_thresholds_start_low(one_image):
     assert metric.score_thrs.tolist() == [i / 20 for i in range(1, 19)]
 
 
-def test_count_matches_one_to_one_by_descending_iou():
-    # index-order greedy would take (gt0, pred0) first and then find gt1's
-    # only candidate taken: 1 match; by descending IoU both GTs match
-    assert count_matches(np.array([[0.7, 0.8], [0.9, 0.0]]), 0.5) == 2
+def test_count_matches_vanilla_takes_each_gt_first_free_pred_in_order():
+    # gt0 takes pred0 (first above 0.5, not the best), gt1 then takes pred1:
+    # 2 matches, where pairing by descending IoU would give gt0 pred1 and
+    # leave gt1 without a match
+    assert count_matches(np.array([[0.6, 0.9], [0.0, 0.7]]), 0.5) == 2
+    # gt0 takes pred0; gt1's only candidate is taken: 1 match
+    assert count_matches(np.array([[0.7, 0.8], [0.9, 0.0]]), 0.5) == 1
     # two preds on one GT: one hit
     assert count_matches(np.array([[0.9, 0.8]]), 0.5) == 1
     # the threshold is strict, as in the ICDAR protocol
     assert count_matches(np.array([[0.5]]), 0.5) == 0
     assert count_matches(np.array([[0.51]]), 0.5) == 1
     assert count_matches(np.zeros((2, 0)), 0.5) == 0
+
+
+def test_count_matches_max_matching_is_a_maximum_matching():
+    # gt0 pred1 and gt1 pred0: 2 matches, where list order (gt0 takes pred0)
+    # and descending IoU (gt0 pred0 at 0.9 first) both stop at 1
+    ious = np.array([[0.9, 0.6], [0.8, 0.0]])
+    assert count_matches(ious, 0.5, 'vanilla') == 1
+    assert count_matches(ious, 0.5, 'max_matching') == 2
+    # 3 GTs all above 0.5 only with pred0, and gt2 also with pred1: 2
+    ious = np.array([[0.9, 0.], [0.8, 0.], [0.7, 0.6]])
+    assert count_matches(ious, 0.5, 'max_matching') == 2
+    assert count_matches(np.array([[0.5]]), 0.5, 'max_matching') == 0
+    assert count_matches(np.zeros((0, 3)), 0.5, 'max_matching') == 0
+
+
+# One detection overlaps both GTs by more than 0.5. IoUs, by hand (all
+# boxes 10 x 10, overlaps along x only):
+#   gt0 [0, 10]:  det0 [2, 12] 80 / 120 = 2/3,   det1 [-1.5, 8.5] 85 / 115
+#   gt1 [3, 13]:  det0 90 / 110 = 9/11,          det1 55 / 145
+GT_A, GT_B = rect(0, 0, 10, 10), rect(3, 0, 13, 10)
+DET_A, DET_B = rect(2, 0, 12, 10), rect(-1.5, 0, 8.5, 10)
+
+
+@pytest.mark.parametrize('strategy, hits', [('vanilla', 1),
+                                            ('max_matching', 2)])
+def test_detection_over_two_gts(tmp_path, strategy, hits):
+    # vanilla (the ICDAR script): gt0 takes det0, the first above 0.5; gt1
+    # is left with det1 at 11/29: 1 hit / 2 dets / 2 gts -> P = R = H = 0.5.
+    # max_matching: gt0 det1 and gt1 det0: 2 hits -> P = R = H = 1.
+    ann = write_ann(tmp_path / 'ann.json', {1: [(GT_A, 0), (GT_B, 0)]})
+    metric = METRICS.build(
+        dict(type='HmeanIoUMetric', ann_file=ann, strategy=strategy,
+             pred_score_thrs=[0.3]))
+    metric.process({}, [sample(1, [DET_A, DET_B], [0.8, 0.7])])
+    np.testing.assert_allclose(metric.results[0]['ious'],
+                               [[2 / 3, 85 / 115], [9 / 11, 55 / 145]])
+    res = metric.evaluate(1)
+    assert res == pytest.approx({
+        'icdar/precision': hits / 2,
+        'icdar/recall': hits / 2,
+        'icdar/hmean': hits / 2,
+        'icdar/best_score_thr': 0.3
+    })
+
+
+def test_default_strategy_is_vanilla(one_image):
+    metric = METRICS.build(dict(type='HmeanIoUMetric', ann_file=one_image))
+    assert metric.strategy == 'vanilla'
+
+
+def test_unknown_strategy(one_image):
+    with pytest.raises(ValueError, match="got 'hungarian'"):
+        METRICS.build(dict(type='HmeanIoUMetric', ann_file=one_image,
+                           strategy='hungarian'))
+
+
+def test_set_without_text_has_recall_0(tmp_path):
+    # nothing to find: recall 0 (as the ICDAR script), so hmean 0
+    ann = write_ann(tmp_path / 'ann.json', {1: [(DNC, 1)]})
+    res = evaluate(ann, [sample(1, [GT1], [0.9])])
+    assert res['icdar/recall'] == 0
+    assert res['icdar/precision'] == 0
+    assert res['icdar/hmean'] == 0
+
+
+def test_zero_area_do_not_care_gt_discards_nothing(tmp_path):
+    # the converters keep a zero-area polygon as do-not-care: lying on
+    # GT1's diagonal, it holds no area of the prediction, which still hits
+    ann = write_ann(tmp_path / 'ann.json',
+                    {1: [(GT1, 0), ([0, 0, 5, 5, 10, 10, 0, 0], 1)]})
+    res = evaluate(ann, [sample(1, [GT1], [0.9])])
+    assert res['icdar/precision'] == 1
+    assert res['icdar/recall'] == 1
 
 
 def test_unknown_image_id(one_image):
