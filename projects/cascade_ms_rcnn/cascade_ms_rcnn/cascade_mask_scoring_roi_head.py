@@ -1,5 +1,5 @@
 """Cascade Mask R-CNN's RoI head plus a MaskIoU head on the merged mask."""
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 from mmdet.models.roi_heads import CascadeRoIHead
 from mmdet.utils import InstanceList
@@ -14,30 +14,28 @@ class CascadeMaskScoringRoIHead(MaskScoringCascadeMixin, CascadeRoIHead):
     """mmdet's :class:`CascadeRoIHead` whose final masks get mask scores.
 
     Boxes, labels, scores and masks are those of ``CascadeRoIHead``. The
-    MaskIoU head scores the merged mask (mean of the stages' probabilities)
-    from the last stage's mask RoI features; see
-    :mod:`.mask_scoring_cascade`. Training adds ``s{N-1}.loss_mask_iou`` on
-    the last stage's positives, scaled by that stage's loss weight like its
-    mask loss; prediction adds ``mask_scores`` (``scores`` stays the class
-    score unless the MaskIoU head has ``overwrite_scores=True``).
+    MaskIoU head scores the merged mask (mean of all stages'
+    probabilities) from the last stage's mask RoI features; see
+    :mod:`.mask_scoring_cascade`. Training adds ``loss_mask_iou`` on the
+    last stage's positives, weighted by the MaskIoU head's ``loss_iou``
+    only; prediction adds ``mask_scores`` (``scores`` stays the class score
+    unless the MaskIoU head has ``overwrite_scores=True``).
 
     Args:
         mask_iou_head (dict): Config of :class:`MaskIoUHead`.
         **kwargs: Arguments of :class:`mmdet.models.CascadeRoIHead`.
     """
 
-    def _stage_mask_probs(
-            self,
-            x: Tuple[Tensor],
-            rois: Tensor,
-            last_mask_preds: Optional[Tensor] = None) -> List[Tensor]:
-        """Per stage, (n, C, M, M) mask probabilities of ``rois`` (the last
-        stage's from ``last_mask_preds`` when given)."""
-        stages = range(self.num_stages - (last_mask_preds is not None))
-        preds = [self._mask_forward(s, x, rois)['mask_preds'] for s in stages]
-        if last_mask_preds is not None:
-            preds.append(last_mask_preds)
-        return [p.sigmoid() for p in preds]
+    @property
+    def mask_stages(self) -> List[int]:
+        """All stages: ``CascadeRoIHead`` outputs the mean of their
+        masks."""
+        return list(range(self.num_stages))
+
+    def _stage_mask_logits(self, stage: int, x: Tuple[Tensor],
+                           rois: Tensor) -> Tensor:
+        """(n, C, M, M) mask logits of ``stage`` for ``rois``."""
+        return self._mask_forward(stage, x, rois)['mask_preds']
 
     def _mask_iou_feats(self, x: Tuple[Tensor], rois: Tensor) -> Tensor:
         """(n, F, S, S) mask RoI features of the last stage."""

@@ -16,41 +16,46 @@ class HybridTaskCascadeMaskScoringRoIHead(MaskScoringCascadeMixin,
     """mmdet's :class:`HybridTaskCascadeRoIHead` whose final masks get mask
     scores.
 
-    Boxes, labels, scores and masks are those of HTC's head. The final mask
-    is what HTC's test-time mask forward returns, merged (mmdet 3.3 returns
-    the last stage's mask only, after the mask information flow through all
-    stages). The MaskIoU head scores it from the last stage's mask RoI
-    features with the semantic features fused as HTC's mask heads get them;
-    see :mod:`.mask_scoring_cascade`. Training adds ``s{N-1}.loss_mask_iou``
-    on the last stage's (re-sampled, with ``interleaved``) positives, scaled
-    by that stage's loss weight; prediction adds ``mask_scores``.
+    Boxes, labels, scores and masks are those of HTC's head. The output
+    mask is the last stage's (after the mask information flow through the
+    stages before it), as mmdet 3.3's HTC outputs it; ``mask_stages`` says
+    so for training and prediction alike, and this head computes it itself
+    rather than taking whatever list of stages mmdet's test-time mask
+    forward collects. The MaskIoU head scores it from the last stage's mask
+    RoI features with the semantic features fused as HTC's mask heads get
+    them; see :mod:`.mask_scoring_cascade`. Training adds ``loss_mask_iou``
+    on the last stage's (re-sampled, with ``interleaved``) positives,
+    weighted by the MaskIoU head's ``loss_iou`` only; prediction adds
+    ``mask_scores``.
 
     Args:
         mask_iou_head (dict): Config of :class:`MaskIoUHead`.
         **kwargs: Arguments of :class:`mmdet.models.HybridTaskCascadeRoIHead`.
     """
 
-    def _stage_mask_probs(
-            self,
-            x: Tuple[Tensor],
-            rois: Tensor,
-            last_mask_preds: Optional[Tensor] = None,
-            semantic_feat: Optional[Tensor] = None) -> List[Tensor]:
-        """(n, C, M, M) probabilities that HTC merges at test time.
+    @property
+    def mask_stages(self) -> List[int]:
+        """The last stage only, whose mask mmdet 3.3's HTC outputs."""
+        return [self.num_stages - 1]
 
-        That is the last stage's mask only (mmdet 3.3), which the training
-        forward of the last stage computes as well: ``last_mask_preds``
-        are used as they are when given.
+    def _stage_mask_logits(self,
+                           stage: int,
+                           x: Tuple[Tensor],
+                           rois: Tensor,
+                           semantic_feat: Optional[Tensor] = None) -> Tensor:
+        """(n, C, M, M) mask logits of ``stage`` for ``rois``.
+
+        mmdet's mask forward with ``training=True`` returns one stage's
+        logits, through the mask information flow of the stages before it,
+        as that stage's mask loss uses them (``training`` selects the
+        output, not a mode: no layer behaves differently).
         """
-        if last_mask_preds is not None:
-            return [last_mask_preds.sigmoid()]
-        mask_preds = self._mask_forward(
-            stage=-1,
+        return self._mask_forward(
+            stage=stage,
             x=x,
             rois=rois,
             semantic_feat=semantic_feat,
-            training=False)['mask_preds']
-        return [m.sigmoid() for m in mask_preds]
+            training=True)['mask_preds']
 
     def _mask_iou_feats(self,
                         x: Tuple[Tensor],

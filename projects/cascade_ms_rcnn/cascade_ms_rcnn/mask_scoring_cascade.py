@@ -1,12 +1,13 @@
-"""Mask scoring shared by the cascade RoI heads: the final mask's IoU.
+"""Mask scoring shared by the cascade RoI heads: the output mask's IoU.
 
 Shapes: n RoIs, C classes, M = 28 (mask size), S = 14 (RoI feature size),
 F = channels of the mask RoI features.
 
-A cascade outputs the *merged* mask: the mean of the stages' sigmoid
-probabilities (for HTC in mmdet 3.3, the stages that its test-time mask
-forward returns). The MaskIoU head scores exactly that mask, in training and
-at test time:
+A cascade outputs the *merged* mask: the mean of the sigmoid probabilities
+of the stages its head lists in ``mask_stages`` (Cascade Mask R-CNN: all
+stages; HTC: the last one). That list is the one definition of the output
+mask: prediction merges those stages, and training merges the same stages,
+so the MaskIoU head scores exactly the mask that is output:
 
 * mask input: the merged probability of one class, given to
   :class:`MaskIoUHead` as logits ``torch.logit(p, eps)`` (the head applies a
@@ -15,14 +16,21 @@ at test time:
   RoI extractor, plus the semantic features where HTC fuses them);
 * training: on the last stage's positive RoIs, the IoU target is that of
   the binarised merged mask with the whole instance, and the merged mask is
-  computed without gradient (the MaskIoU loss trains the MaskIoU head only),
-  reusing the last stage's mask prediction that its mask loss computed.
+  computed without gradient (the MaskIoU loss does not reach the mask
+  heads; it reaches the MaskIoU head and, through the RoI features, the
+  neck and backbone), reusing the last stage's mask prediction that its
+  mask loss computed;
+* loss: ``loss_mask_iou``, weighted by the MaskIoU head's ``loss_iou``
+  weight alone, as in the core Mask Scoring R-CNN. It is computed in the
+  last stage, but not multiplied by that stage's ``stage_loss_weights``
+  entry as the stage's own losses are.
 """
 from typing import List, Optional, Tuple
 
 import torch
 from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.models.test_time_augs import merge_aug_masks
+from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import ConfigType, InstanceList
 from torch import Tensor
@@ -30,6 +38,12 @@ from torch import Tensor
 from ms_rcnn.models.roi_heads.mask_scoring_roi_head import (
     empty_scored_results, select_class)
 from ms_rcnn.registry import MODELS
+
+# mmdet's cascade heads multiply the entries of a stage's ``loss_mask`` dict
+# whose name contains 'loss' by the stage's loss weight. The MaskIoU loss
+# leaves the last stage under this name, unscaled, and
+# MaskScoringCascadeMixin.loss renames it ``loss_mask_iou``.
+UNSCALED_MASK_IOU = 'mask_iou_unscaled'
 
 # Clamp of the merged probability before torch.logit: keeps the logits
 # finite where every stage is saturated (sigmoid(logit(p)) == p otherwise).
@@ -46,10 +60,11 @@ class MaskScoringCascadeMixin:
 
     The host class (a :class:`CascadeRoIHead`) implements:
 
-    * ``_stage_mask_probs(x, rois, last_mask_preds=None, **kwargs) ->
-      list[Tensor]``: the per-stage (n, C, M, M) probabilities that the head
-      merges at test time; ``last_mask_preds`` (n, C, M, M), when given, are
-      the last stage's logits for these RoIs, already computed;
+    * ``mask_stages`` (list[int]): the stages whose mask probabilities are
+      averaged into the output mask, in training and at test time;
+    * ``_stage_mask_logits(stage, x, rois, **kwargs) -> Tensor``: the
+      (n, C, M, M) mask logits of ``stage`` for ``rois``, computed as that
+      stage's mask loss computes them;
     * ``_mask_iou_feats(x, rois, **kwargs) -> Tensor``: (n, F, S, S) RoI
       features of the last stage.
 
@@ -65,6 +80,26 @@ class MaskScoringCascadeMixin:
         super().__init__(**kwargs)
         assert self.with_mask, 'mask scoring needs a mask head'
         self.mask_iou_head = MODELS.build(mask_iou_head)
+
+    def _stage_mask_probs(self,
+                          x: Tuple[Tensor],
+                          rois: Tensor,
+                          last_mask_preds: Optional[Tensor] = None,
+                          **kwargs) -> List[Tensor]:
+        """(n, C, M, M) probabilities of each stage of ``mask_stages``.
+
+        ``last_mask_preds`` (n, C, M, M), when given, are the last stage's
+        logits for ``rois``, already computed by its mask loss.
+        """
+        last = self.num_stages - 1
+        probs = []
+        for stage in self.mask_stages:
+            if stage == last and last_mask_preds is not None:
+                logits = last_mask_preds
+            else:
+                logits = self._stage_mask_logits(stage, x, rois, **kwargs)
+            probs.append(logits.sigmoid())
+        return probs
 
     def _merged_mask_logits(self,
                             x: Tuple[Tensor],
@@ -90,18 +125,28 @@ class MaskScoringCascadeMixin:
                                   for p in probs]).mean(0)
         return probs_to_logits(merged)
 
+    def loss(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
+             batch_data_samples: SampleList) -> dict:
+        """The host's losses plus ``loss_mask_iou``, which is not scaled by
+        the last stage's loss weight (see :meth:`mask_loss`)."""
+        losses = super().loss(x, rpn_results_list, batch_data_samples)
+        losses['loss_mask_iou'] = losses.pop(
+            f's{self.num_stages - 1}.{UNSCALED_MASK_IOU}')
+        return losses
+
     def mask_loss(self, stage: int, x: Tuple[Tensor],
                   sampling_results: List[SamplingResult],
                   batch_gt_instances: InstanceList, **kwargs) -> dict:
-        """The host's mask loss of ``stage``; the last stage adds
-        ``loss_mask_iou`` to its ``loss_mask`` dict (so that the cascade
-        scales it by that stage's loss weight)."""
+        """The host's mask loss of ``stage``; the last stage also returns
+        the MaskIoU loss in its ``loss_mask`` dict, under a name that the
+        host's ``loss`` does not scale (``UNSCALED_MASK_IOU``)."""
         mask_results = super().mask_loss(stage, x, sampling_results,
                                          batch_gt_instances, **kwargs)
         if stage == self.num_stages - 1:
-            mask_results['loss_mask'].update(
-                self.mask_iou_loss(x, sampling_results, batch_gt_instances,
-                                   mask_results, **kwargs))
+            loss = self.mask_iou_loss(x, sampling_results, batch_gt_instances,
+                                      mask_results, **kwargs)
+            mask_results['loss_mask'][UNSCALED_MASK_IOU] = loss[
+                'loss_mask_iou']
         return mask_results
 
     def mask_iou_loss(self, x: Tuple[Tensor],
@@ -143,9 +188,9 @@ class MaskScoringCascadeMixin:
                              **kwargs) -> InstanceList:
         """The merged masks of the detections and their mask scores.
 
-        The masks are those of mmdet's cascade head (the stages' sigmoid
-        probabilities merged with ``merge_aug_masks``, thresholded by the
-        last mask head).
+        The masks are the sigmoid probabilities of ``mask_stages`` merged
+        with ``merge_aug_masks`` and thresholded by the last mask head, as
+        mmdet's cascade heads output them.
 
         Args:
             x (tuple[Tensor]): Multi-level features, each (B, F, H, W).

@@ -17,6 +17,9 @@ model = dict(
             conv_out_channels={{_base_.channels}},
             fc_out_channels=256,
             num_classes={{_base_.num_classes}},
+            # MS R-CNN's weight. The loss is reported as loss_mask_iou,
+            # not scaled by the last stage's loss weight as its mask loss is.
+            loss_iou=dict(type='MSELoss', loss_weight=0.5),
             thr_on_logits=False,
             overwrite_scores=False)),
     # The MaskIoU targets binarise the merged mask at this probability

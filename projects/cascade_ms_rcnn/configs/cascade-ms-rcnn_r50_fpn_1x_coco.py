@@ -27,6 +27,9 @@ model = dict(
             conv_out_channels=256,
             fc_out_channels=1024,
             num_classes=80,
+            # MS R-CNN's weight. The loss is reported as loss_mask_iou,
+            # not scaled by the last stage's loss weight as its mask loss is.
+            loss_iou=dict(type='MSELoss', loss_weight=0.5),
             # Probability threshold for the IoU targets; `scores` stays the
             # class score and `mask_scores` gets score x IoU.
             thr_on_logits=False,

@@ -41,6 +41,8 @@ def _strip_mask_scoring(model, types):
     """``model`` without what mask scoring adds; checks those."""
     model = _strip_types(model, types)
     iou_head = model['roi_head'].pop('mask_iou_head')
+    # MS R-CNN's weight, explicit: the cascade does not scale this loss.
+    assert iou_head['loss_iou'] == dict(type='MSELoss', loss_weight=0.5)
     stages = model['train_cfg']['rcnn']
     assert [s.pop('mask_thr_binary') for s in stages] == [0.5] * 3
     return model, iou_head

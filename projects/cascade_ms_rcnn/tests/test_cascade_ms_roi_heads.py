@@ -1,9 +1,11 @@
 """The cascade RoI heads with mask scoring against mmdet's cascade and HTC
-heads on identical weights, and the mask score computed by hand."""
+heads on identical weights, and the mask scoring recomputed from the heads
+(hand-computed cases are in test_mask_scoring_cascade.py)."""
 import pytest
 import torch
 from cascade_ms_testing import (build_ours, losses, mmdet_twin, predict,
                                 shapes_batch)
+from mmdet.models.roi_heads import HybridTaskCascadeRoIHead
 from mmdet.structures.bbox import bbox2roi, bbox_overlaps
 
 from projects.cascade_ms_rcnn.cascade_ms_rcnn import (
@@ -61,27 +63,58 @@ def test_loss_parity_with_mmdet(pair):
     _, ours, theirs = pair
     batch = shapes_batch(seed=2)
     mine, ref = losses(ours, batch), losses(theirs, batch)
-    # The MaskIoU loss belongs to the last stage, beside its mask loss.
-    assert set(mine) - set(ref) == {'s2.loss_mask_iou'}
+    # The MaskIoU loss is reported apart from the stages' losses.
+    assert set(mine) - set(ref) == {'loss_mask_iou'}
     for key, value in ref.items():
         torch.testing.assert_close(mine[key], value, rtol=0, atol=0)
-    loss_iou = mine['s2.loss_mask_iou']
+    loss_iou = mine['loss_mask_iou']
     assert torch.isfinite(loss_iou) and loss_iou > 0
 
 
-def test_maskiou_loss_trains_only_the_maskiou_head(pair):
+def test_loss_mask_iou_is_weighted_by_the_heads_loss_weight_only(
+        pair, monkeypatch):
     _, ours, _ = pair
-    loss = losses(ours, shapes_batch(seed=2))['s2.loss_mask_iou']
+    head = ours.roi_head.mask_iou_head
+    # 0.3: neither MS R-CNN's 0.5 nor any stage weight (1, 0.5, 0.25).
+    monkeypatch.setattr(head.loss_iou, 'loss_weight', 0.3)
+    preds, targets = [], []
+    loss_and_target, get_targets = head.loss_and_target, head.get_targets
+    monkeypatch.setattr(
+        head, 'loss_and_target',
+        lambda pred, *args: preds.append(pred) or loss_and_target(pred, *args))
+    monkeypatch.setattr(
+        head, 'get_targets',
+        lambda *args: targets.append(get_targets(*args)) or targets[-1])
+    reported = losses(ours, shapes_batch(seed=2))['loss_mask_iou']
+    assert len(preds) == len(targets) == 1
+    pred, target = preds[0].detach(), targets[0]
+    pos = target > 0
+    assert pos.sum() >= 2 and (target[pos] < 1).any()
+    # MSE over the positives with a target above 0, times 0.3, and not
+    # times the last stage's weight 0.25.
+    expected = 0.3 * ((pred[pos] - target[pos])**2).mean()
+    torch.testing.assert_close(reported, expected)
+
+
+def test_maskiou_loss_reaches_maskiou_head_and_neck_not_mask_heads(pair):
+    _, ours, _ = pair
+    loss = losses(ours, shapes_batch(seed=2))['loss_mask_iou']
     heads = ours.roi_head
-    grads = torch.autograd.grad(
-        loss, [p for p in heads.mask_head.parameters()] +
-        [p for p in heads.mask_iou_head.parameters()],
-        allow_unused=True)
-    num_mask = len(list(heads.mask_head.parameters()))
+    groups = [
+        list(heads.mask_head.parameters()),
+        list(heads.mask_iou_head.parameters()),
+        list(ours.neck.parameters())
+    ]
+    grads = torch.autograd.grad(loss, sum(groups, []), allow_unused=True)
+    mask, iou, neck = (grads[:len(groups[0])],
+                       grads[len(groups[0]):-len(groups[2])],
+                       grads[-len(groups[2]):])
     # The merged mask is an input computed without gradient.
-    assert all(g is None for g in grads[:num_mask])
-    assert all(g is not None for g in grads[num_mask:])
-    assert sum(g.abs().sum() for g in grads[num_mask:]) > 0
+    assert all(g is None for g in mask)
+    assert all(g is not None for g in iou)
+    assert sum(g.abs().sum() for g in iou) > 0
+    # Through the last stage's RoI features, as in the core MS R-CNN.
+    assert any(g is not None and g.abs().sum() > 0 for g in neck)
 
 
 def _final_mask_probs(name, ours, x, rois):
@@ -94,8 +127,9 @@ def _final_mask_probs(name, ours, x, rois):
                                                                  rois))
             for s in range(3)
         ]).sigmoid().mean(0)
-    # HTC in mmdet 3.3: the last stage's mask, after the mask information
-    # flow through the three stages on the last stage's RoI features.
+    # HTC: the last stage's mask (as mmdet 3.3 outputs it), after the mask
+    # information flow through the three stages on the last stage's RoI
+    # features.
     feats = roi_head.mask_roi_extractor[-1](x[:4], rois)
     last_feat = None
     for head in roi_head.mask_head:
@@ -103,7 +137,8 @@ def _final_mask_probs(name, ours, x, rois):
     return mask_preds.sigmoid()
 
 
-def test_mask_score_of_the_final_mask_by_hand(pair, monkeypatch):
+def test_mask_score_is_that_of_the_final_mask_recomputed_from_the_heads(
+        pair, monkeypatch):
     name, ours, _ = pair
     head = ours.roi_head.mask_iou_head
     forward, calls = head.forward, []
@@ -171,6 +206,50 @@ def test_training_scores_the_merged_mask_of_the_last_stage(
     probs = probs[torch.arange(len(rois)), res.pos_gt_labels]
     torch.testing.assert_close(
         mask_logits.sigmoid(), probs.clamp(LOGIT_EPS, 1 - LOGIT_EPS))
+
+
+def _mmdet_test_loop_returning_all_stages(roi_head):
+    """``roi_head._mask_forward`` as if mmdet's HTC test-time loop appended
+    every stage's mask (the other place for its ``aug_masks.append``)."""
+    forward = roi_head._mask_forward
+
+    def mask_forward(stage, x, rois, semantic_feat=None, training=True):
+        if training:
+            return forward(stage, x, rois, semantic_feat, training)
+        return dict(mask_preds=[
+            forward(s, x, rois, semantic_feat, True)['mask_preds']
+            for s in range(roi_head.num_stages)
+        ])
+
+    return mask_forward
+
+
+@pytest.mark.parametrize('mmdet_loop', ['installed', 'all stages'])
+def test_htc_scores_the_mask_it_trains_on_whatever_mmdets_test_loop_returns(
+        mmdet_loop, monkeypatch):
+    ours = build_ours(HTC)
+    theirs = mmdet_twin(ours, HTC)  # mmdet's HTC as installed
+    roi_head, head = ours.roi_head, ours.roi_head.mask_iou_head
+    if mmdet_loop == 'all stages':
+        monkeypatch.setattr(roi_head, '_mask_forward',
+                            _mmdet_test_loop_returning_all_stages(roi_head))
+    forward, seen = head.forward, []
+    monkeypatch.setattr(head, 'forward',
+                        lambda f, m: seen.append(m) or forward(f, m))
+    batch = shapes_batch(seed=3)
+    pred, ref = predict(ours, batch), predict(theirs, batch)
+    assert torch.equal(pred.masks, ref.masks)
+
+    # What training gives the MaskIoU head for these RoIs: the merged mask
+    # built from the last stage's logits as mmdet's mask loss computes them.
+    with torch.no_grad():
+        x = ours.extract_feat(ours.data_preprocessor(batch, False)['inputs'])
+        rois = bbox2roi([pred.bboxes])  # scale factor 1
+        last = HybridTaskCascadeRoIHead._mask_forward(
+            roi_head, stage=2, x=x, rois=rois, training=True)['mask_preds']
+        trained = roi_head._merged_mask_logits(x, rois, pred.labels, last)
+    assert len(seen) == 1
+    torch.testing.assert_close(seen[0], trained, rtol=0, atol=0)
 
 
 def test_no_detections_give_empty_mask_scores(pair):

@@ -2,9 +2,10 @@
 then prediction with mask scores."""
 import math
 
+import numpy as np
 import pytest
 import torch
-from cascade_ms_testing import load_cfg
+from cascade_ms_testing import load_cfg, losses, mmdet_twin
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
@@ -14,39 +15,70 @@ from ms_rcnn.registry import DATASETS, MODELS
 
 
 # Losses of the first step below (seed 0, images 0-3 of tiny_shapes), on
-# CPU: the total, each stage's classification and mask loss, and the MaskIoU
-# loss of the last stage.
+# CPU: a regression guard. The same test checks each number independently
+# on the same step: 's{s}.loss_cls' and 's{s}.loss_mask' equal those of
+# mmdet's twin with the same weights; 'loss_mask_iou' equals 0.5 x the mean
+# squared error of the MaskIoU head's predictions and the targets of mmdet's
+# MaskIoUHead for the same masks; 'loss' is the twin's total plus
+# 'loss_mask_iou'.
 FIRST_STEP_LOSSES = {
     'cascade-ms-rcnn_quickstart.py':
     dict(
-        loss=5.520158,
+        loss=5.440475,
         **{
-            's0.loss_cls': 2.034789,
-            's0.loss_mask': 0.727766,
-            's1.loss_cls': 0.855465,
-            's1.loss_mask': 0.344695,
-            's2.loss_cls': 0.425558,
-            's2.loss_mask': 0.171308,
-            's2.loss_mask_iou': 0.020979
+            's0.loss_cls': 2.04247,
+            's0.loss_mask': 0.718151,
+            's1.loss_cls': 0.851954,
+            's1.loss_mask': 0.34259,
+            's2.loss_cls': 0.42492,
+            's2.loss_mask': 0.171584,
+            'loss_mask_iou': 0.079427
         }),
     'htc-ms_quickstart.py':
     dict(
-        loss=5.343843,
+        loss=5.31729,
         **{
-            's0.loss_cls': 1.824469,
-            's0.loss_mask': 0.712212,
-            's1.loss_cls': 0.896543,
-            's1.loss_mask': 0.347281,
-            's2.loss_cls': 0.456846,
-            's2.loss_mask': 0.177069,
-            's2.loss_mask_iou': 0.010498
+            's0.loss_cls': 1.836669,
+            's0.loss_mask': 0.704461,
+            's1.loss_cls': 0.885762,
+            's1.loss_mask': 0.344074,
+            's2.loss_cls': 0.455409,
+            's2.loss_mask': 0.175829,
+            'loss_mask_iou': 0.021512
         }),
 }
 
 
+def _record_maskiou_loss_inputs(head, monkeypatch):
+    """The arguments of each call of ``head.loss_and_target``."""
+    calls = []
+    loss_and_target = head.loss_and_target
+
+    def recording_loss_and_target(*args):
+        calls.append([a.detach() if torch.is_tensor(a) else a for a in args])
+        return loss_and_target(*args)
+
+    monkeypatch.setattr(head, 'loss_and_target', recording_loss_and_target)
+    return calls
+
+
+def _mmdet_maskiou_loss(iou_pred, mask_logits, *target_args):
+    """MS R-CNN's loss, 0.5 x the mean squared error over the targets above
+    0, with the targets of mmdet's MaskIoUHead (given probabilities, so
+    that it thresholds them as the configs' mask_thr_binary means)."""
+    from mmdet.registry import MODELS as MMDET_MODELS
+    head = MMDET_MODELS.build(dict(type='mmdet.MaskIoUHead', num_classes=5))
+    mask_targets, sampling_results, gt_instances, train_cfg = target_args
+    targets = head.get_targets(sampling_results, gt_instances,
+                               mask_logits.sigmoid(), mask_targets, train_cfg)
+    pos = targets > 0
+    assert pos.any()
+    return 0.5 * float(((iou_pred[pos] - targets[pos])**2).mean())
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('name', list(FIRST_STEP_LOSSES))
-def test_trains_and_predicts_mask_scores(name, tiny_shapes):
+def test_trains_and_predicts_mask_scores(name, tiny_shapes, monkeypatch):
     cfg = load_cfg(name)
     cfg.train_dataloader.dataset.data_root = tiny_shapes['data_root']
     cfg.val_dataloader.dataset.data_root = tiny_shapes['data_root']
@@ -58,25 +90,48 @@ def test_trains_and_predicts_mask_scores(name, tiny_shapes):
     set_random_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
+    twin = mmdet_twin(model, name)
+    init_default_scope('ms_rcnn')
     iou_head_before = [
         p.detach().clone() for p in model.roi_head.mask_iou_head.parameters()
     ]
+    calls = _record_maskiou_loss_inputs(model.roi_head.mask_iou_head,
+                                        monkeypatch)
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    batches = [
+        pseudo_collate([train_set[4 * step % 8 + i] for i in range(4)])
+        for step in range(3)
+    ]
+    # The twin's losses on the first batch, drawing the same samples.
+    _, ref = twin.parse_losses(losses(twin, batches[0], seed=0))
+    ref = {k: float(v) for k, v in ref.items()}
     model.train()
-    steps = []
-    for step in range(3):
-        batch = pseudo_collate([train_set[4 * step % 8 + i] for i in range(4)])
-        log_vars = model.train_step(batch, optim_wrapper)
-        steps.append({k: float(v) for k, v in log_vars.items()})
+    torch.manual_seed(0)
+    np.random.seed(0)
+    steps = [{
+        k: float(v)
+        for k, v in model.train_step(batch, optim_wrapper).items()
+    } for batch in batches]
+
+    first = steps[0]
+    assert set(first) - set(ref) == {'loss_mask_iou'}
+    mmdet_keys = [k for k in ref if k != 'loss']
+    assert {k: first[k] for k in mmdet_keys} == {k: ref[k] for k in mmdet_keys}
+    # rel: mmdet does not clamp a perfect mask's target (1 + 1e-7) to 1.
+    assert first['loss_mask_iou'] == pytest.approx(
+        _mmdet_maskiou_loss(*calls[0]), rel=1e-6)
+    assert first['loss'] == pytest.approx(
+        ref['loss'] + first['loss_mask_iou'], rel=1e-6)
     golden = FIRST_STEP_LOSSES[name]
-    assert {k: steps[0][k] for k in golden} == pytest.approx(
+    assert {k: first[k] for k in golden} == pytest.approx(
         golden, rel=1e-3, abs=1e-5)
+
     for log_vars in steps:
-        # Three stages of box and mask losses, the MaskIoU loss in the last.
+        # Three stages of box and mask losses, and the MaskIoU loss.
         assert {f's{s}.loss_mask' for s in range(3)} <= set(log_vars)
-        assert 's2.loss_mask_iou' in log_vars
+        assert 'loss_mask_iou' in log_vars
         assert all(math.isfinite(v) for v in log_vars.values()), log_vars
-    assert any(log_vars['s2.loss_mask_iou'] > 0 for log_vars in steps)
+    assert any(log_vars['loss_mask_iou'] > 0 for log_vars in steps)
     # The MaskIoU head learned.
     assert any(not torch.equal(a, b) for a, b in zip(
         iou_head_before, model.roi_head.mask_iou_head.parameters()))
