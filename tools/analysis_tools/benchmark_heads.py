@@ -5,7 +5,9 @@ Prints one JSON line. Each part times ours and mmdet's alternately
 ratio ours / mmdet (lower is better):
 
 * ``targets``: MaskIoU targets of 128 positives on 16 ground-truth bitmaps
-  (and polygons) at 800x1216;
+  (and polygons) at 800x1216 (ours: the functions of
+  ``ms_rcnn.models.task_modules.mask_iou_target``; mmdet's:
+  ``MaskIoUHead.get_targets``);
 * ``train_step``: forward + backward of ms-rcnn_r50_fpn on one 800x1216
   image with identical weights and the same sampled RoIs;
 * ``inference``: prediction of one 800x1216 image with 100 detections.
@@ -114,7 +116,7 @@ def to_polygon_masks(bitmaps):
 def bench_targets(args):
     from mmdet.models.roi_heads.mask_heads import MaskIoUHead as MMDetHead
 
-    from ms_rcnn.models import MaskIoUHead
+    from ms_rcnn.models.task_modules import area_ratios, mask_iou_targets
     rng = np.random.RandomState(1)
     gt = make_instances(args.num_gts, args.device)
     inds = torch.from_numpy(rng.randint(0, args.num_gts, args.num_pos))
@@ -126,20 +128,26 @@ def bench_targets(args):
     mask_targets = (torch.rand(args.num_pos, 28, 28, device=args.device) >
                     .5).float()
     cfg = ConfigDict(mask_thr_binary=0.5)
-    ours, theirs = MaskIoUHead(), MMDetHead()
+    theirs = MMDetHead()
     out = {}
     for kind, masks in [('bitmap', gt.masks),
                         ('polygon', to_polygon_masks(gt.masks))]:
         inst = SimpleNamespace(masks=masks)
-        out[kind] = interleaved(
-            {
-                'ours_ms':
-                lambda: ours.get_targets([res], [inst], mask_preds,
-                                         mask_targets, cfg),
-                'mmdet_ms':
-                lambda: theirs.get_targets([res], [inst], mask_preds,
-                                           mask_targets, cfg)
-            }, args.repeats, args.device)
+
+        def ours():
+            ratios = area_ratios(res.pos_priors, res.pos_assigned_gt_inds,
+                                 masks)
+            return mask_iou_targets(mask_preds, mask_targets,
+                                    ratios.to(args.device))
+
+        def mmdet():
+            return theirs.get_targets([res], [inst], mask_preds, mask_targets,
+                                      cfg)
+
+        out[kind] = interleaved({
+            'ours_ms': ours,
+            'mmdet_ms': mmdet
+        }, args.repeats, args.device)
     return out
 
 

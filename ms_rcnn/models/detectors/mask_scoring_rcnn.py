@@ -1,12 +1,9 @@
 """Mask Scoring R-CNN detector."""
-import logging
-
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.logging import print_log
 
 from ms_rcnn.registry import MODELS
-from ms_rcnn.utils.checkpoint import format_mismatch, state_dict_mismatch
 
 
 @MODELS.register_module()
@@ -44,42 +41,32 @@ class MaskScoringRCNN(TwoStageDetector):
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
                               missing_keys, unexpected_keys,
                               error_msgs) -> None:
-        """Name what does not match, and accept Mask R-CNN checkpoints.
+        """Say so when a checkpoint of the plain detector is loaded.
 
-        torch calls this on the detector first, with the whole state dict
-        (a copy that loading may modify), then on every submodule.
+        torch and mmengine call this on the detector first, with the whole
+        state dict, then on every submodule; they list missing, unexpected
+        and mis-shaped keys (with both shapes) themselves, and raise for
+        them if ``strict``. (The ``strict`` passed here is always True, so
+        the detector cannot tell a strict load from a lenient one.)
 
-        A Mask R-CNN checkpoint has everything but ``roi_head.mask_iou_head``:
-        the head keeps its initialisation, and this is said once in the log
-        instead of as a list of missing keys (the head's current tensors are
-        put into the state dict, so they load onto themselves). Any other
-        difference (e.g. another ``num_classes``) is logged once, naming
-        every differing parameter with both shapes.
+        A checkpoint with ``roi_head.mask_head`` but no
+        ``roi_head.mask_iou_head`` is one of :attr:`plain_detector_name`:
+        loaded with ``strict=False``, the MaskIoU head keeps its
+        initialisation. One line says so, beside the loader's list of the
+        head's missing keys.
         """
-        own = {
-            prefix + k: v
-            for k, v in self.state_dict(keep_vars=True).items()
-        }
-        ckpt = {k: v for k, v in state_dict.items() if k.startswith(prefix)}
-        head = prefix + 'roi_head.mask_iou_head.'
-        head_keys = [k for k in own if k.startswith(head)]
-        mask_head = prefix + 'roi_head.mask_head.'
-        if (head_keys and not any(k.startswith(head) for k in ckpt)
-                and any(k.startswith(mask_head) for k in ckpt)):
-            for k in head_keys:
-                state_dict[k] = ckpt[k] = own[k].detach()
+        # mmdet's parent first renames the bbox_head.* keys of single-stage
+        # (RPN) checkpoints to rpn_head.*.
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+        head, mask_head = (prefix + 'roi_head.mask_iou_head.',
+                           prefix + 'roi_head.mask_head.')
+        if (getattr(self.roi_head, 'mask_iou_head', None) is not None
+                and not any(k.startswith(head) for k in state_dict)
+                and any(k.startswith(mask_head) for k in state_dict)):
             print_log(
                 'The checkpoint has no roi_head.mask_iou_head (a '
                 f'{self.plain_detector_name} checkpoint): newly initialised: '
                 'roi_head.mask_iou_head',
                 logger='current')
-        mismatch = state_dict_mismatch(own, ckpt)
-        if any(mismatch.values()):
-            print_log(
-                f'The checkpoint does not match {type(self).__name__}: ' +
-                format_mismatch(mismatch, own, ckpt),
-                logger='current',
-                level=logging.WARNING)
-        super()._load_from_state_dict(state_dict, prefix, local_metadata,
-                                      strict, missing_keys, unexpected_keys,
-                                      error_msgs)

@@ -1,7 +1,8 @@
-"""Mask-IoU targets of Mask Scoring R-CNN, as pure batched tensor functions.
+"""Mask-IoU targets of Mask Scoring R-CNN, as pure batched functions.
 
-Shapes: ``N`` positive RoIs of one image, ``G`` ground-truth instances,
-``H x W`` the padded image, ``M x M`` the mask-head resolution (28).
+Shapes: ``N`` boxes (the positive RoIs of one image, or any boxes each paired
+with any instance), ``G`` ground-truth instances, ``H x W`` the padded image,
+``M x M`` the mask-head resolution (28).
 
 The target of a positive RoI is the IoU between its binarised predicted mask
 and the *whole* ground-truth instance, not only the part inside the proposal.
@@ -9,15 +10,11 @@ Both masks live in the proposal's ``M x M`` grid, so the whole-instance area is
 recovered as ``area_in_proposal / area_ratio`` where ``area_ratio`` is the
 fraction of the instance's full-resolution area inside the proposal.
 
-The area ratio is computed for all RoIs at once, on the device of the inputs
-and without reading anything back to the host:
+The area ratios of all boxes are computed at once, without a loop over boxes:
 
-* bitmaps: per-row prefix sums over blocks of eight pixels (summed eight at
-  a time in an int64) give the count left of any column; the area inside a
-  box is a difference of two gathered columns, summed over its rows (on the
-  CPU only a window of rows and columns around each instance's boxes is
-  summed: this reads the window size back to the host, which costs nothing
-  there);
+* bitmaps: prefix sums along each row of a window around each instance's
+  boxes give the pixels of a row between two columns; a box sums them over
+  its rows;
 * polygons: the area of a polygon inside a box is the contour integral of
   ``clamp(x, x1, x2) dy`` over the parts of its edges with ``y1 <= y <= y2``
   (Green's theorem applied line by line), evaluated in closed form per edge.
@@ -25,8 +22,9 @@ and without reading anything back to the host:
 Boxes are truncated to integers and clipped to the image as mmdet's
 ``BitmapMasks.crop`` / ``PolygonMasks.crop`` do, so the ratios equal mmdet's.
 """
-from typing import Optional, Union
+from typing import Union
 
+import numpy as np
 import torch
 from mmdet.structures.mask import BitmapMasks, PolygonMasks
 from torch import Tensor
@@ -44,144 +42,62 @@ def _int_boxes(boxes: Tensor, width: int, height: int) -> Tensor:
     return torch.stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]], dim=1)
 
 
-# Multiplying a word of eight 0/1 bytes by this constant accumulates their sum
-# in the top byte (no carries: the sum is at most 8).
-_BYTE_ONES = 0x0101010101010101
+def bitmap_area_ratios(boxes: Tensor, gt_inds: Tensor,
+                       masks: Union[np.ndarray, Tensor]) -> Tensor:
+    """Fraction of each paired instance's area inside its box.
 
-
-def _byte_sums(words: Tensor, inplace: bool = False) -> Tensor:
-    """Sum of the eight 0/1 bytes of each int64 word."""
-    sums = words.mul_(_BYTE_ONES) if inplace else words * _BYTE_ONES
-    return sums.bitwise_right_shift_(56).bitwise_and_(0xFF)
-
-
-# Byte lanes 0, 2, 4, 6 of an int64 word.
-_EVEN_BYTES = 0x00FF00FF00FF00FF
-
-
-def _lane_totals(lanes: Tensor) -> Tensor:
-    """Sum of the eight byte lanes (each <= 255) of each int64 word."""
-    pairs = (lanes & _EVEN_BYTES) + ((lanes >> 8) & _EVEN_BYTES)  # <= 510
-    # As in _byte_sums, one multiplication adds the four 16-bit lanes.
-    return (pairs * 0x0001000100010001).bitwise_right_shift_(48).bitwise_and_(
-        0xFFFF)
-
-
-def _mask_areas(words: Tensor) -> Tensor:
-    """(G, H, Wb) int64 words of eight 0/1 bytes -> (G, ) pixel counts."""
-    # Summing whole words adds the eight byte lanes in parallel; a lane
-    # summed over at most 255 words cannot carry into the next one.
-    return sum(
-        _lane_totals(words[..., i:i + 255].sum(2)).sum(1)
-        for i in range(0, words.size(2), 255))
-
-
-def _box_windows(words: Tensor, gt_inds: Tensor, x1: Tensor, y1: Tensor,
-                 x2: Tensor, y2: Tensor) -> tuple:
-    """Per instance, the rows and words covering all of its boxes.
-
-    Returns:
-        tuple: ``windows`` (G, w, h) int64 words, column-major (one column of
-        words is contiguous, so gathering it per box copies one row);
-        ``row0`` and ``word0`` (G, ) int64 where each window starts in
-        ``words``.
-    """
-    num_gts, height, num_words = words.shape
-
-    def reduce(init, values, how):
-        out = values.new_full((num_gts, ), init)
-        return out.scatter_reduce_(0, gt_inds, values, how)
-
-    word0 = reduce(num_words, x1 // 8, 'amin')
-    row0 = reduce(height, y1, 'amin')
-    win_w, win_h = torch.stack([
-        reduce(0, (x2 + 7) // 8, 'amax') - word0,
-        reduce(0, y2, 'amax') - row0
-    ]).amax(1).tolist()
-    # Instances without boxes get an empty window; all are the largest size,
-    # shifted left / up where they would leave the image.
-    word0 = word0.clamp(max=num_words - win_w)
-    row0 = row0.clamp(max=height - win_h)
-    # The transposed (w, h) window starting at every word as one strided
-    # view; index_select copies out the G wanted ones.
-    starts = words.reshape(-1).as_strided(
-        (words.numel() - (win_h - 1) * num_words - win_w + 1, win_w, win_h),
-        (1, 1, num_words))
-    offsets = (torch.arange(num_gts, device=words.device) * height +
-               row0) * num_words + word0
-    return starts.index_select(0, offsets), row0, word0
-
-
-def bitmap_area_ratios(boxes: Tensor,
-                       gt_inds: Tensor,
-                       masks: Tensor,
-                       windowed: Optional[bool] = None) -> Tensor:
-    """Fraction of each assigned instance's area inside its box.
-
-    The masks are read eight pixels per int64 operation: per row, prefix
-    sums over blocks of 8 columns give the count left of any column from one
-    block prefix plus the low bytes of one word. On the CPU the prefix sums
-    cover only a window per instance around its boxes (the full masks are
-    read once, for the areas); on accelerators they cover the whole image,
-    which avoids reading the window size back to the host.
+    Computed with numpy on the host, where mmdet keeps ``BitmapMasks``: the
+    boxes are a few numbers, the masks a whole image per instance.
 
     Args:
-        boxes (Tensor): (N, 4) proposals, xyxy in image pixels.
-        gt_inds (Tensor): (N, ) index of the instance assigned to each box.
-        masks (Tensor): (G, H, W) uint8 masks of the instances, values 0/1
-            (as mmdet's loaders make them).
-        windowed (bool, optional): Sum only the windows around the boxes.
-            Defaults to True on the CPU, False elsewhere.
+        boxes (Tensor): (N, 4) boxes, xyxy in image pixels.
+        gt_inds (Tensor): (N, ) index of the instance paired with each box.
+        masks (ndarray | Tensor): (G, H, W) masks of the instances. Any
+            non-zero value is foreground (masks read from PNG files are
+            0/255).
 
     Returns:
-        Tensor: (N, ) float32 ratios in [0, 1].
+        Tensor: (N, ) float32 ratios in [0, 1], on the device of ``boxes``.
     """
+    masks = torch.as_tensor(masks).cpu().numpy()  # no copy for host arrays
     num_gts, height, width = masks.shape
     if boxes.numel() == 0 or num_gts == 0:
         return boxes.new_zeros((boxes.size(0), ), dtype=torch.float32)
-    masks = masks.to(torch.uint8)
-    if width % 8:
-        masks = torch.nn.functional.pad(masks, (0, 8 - width % 8))
-    words = masks.contiguous().view(torch.int64)  # (G, H, Wb), little-endian
-    full = _mask_areas(words)  # (G, )
-
-    gt_inds = gt_inds.to(words.device)
-    x1, y1, x2, y2 = _int_boxes(boxes.to(words.device), width,
-                                height).unbind(1)
+    gt_inds = gt_inds.cpu().numpy()
+    x1, y1, x2, y2 = _int_boxes(boxes.cpu(), width, height).numpy().T
     # mmdet's crop keeps at least one row and one column.
-    x2 = torch.minimum(x1 + (x2 - x1).clamp(min=1), x2.new_tensor(width))
-    y2 = torch.minimum(y1 + (y2 - y1).clamp(min=1), y2.new_tensor(height))
-    if windowed is None:
-        windowed = words.device.type == 'cpu'
-    if windowed:
-        # Touching memory is what costs on the CPU: the boxes of an
-        # instance usually cover a small part of the image.
-        columns, row0, word0 = _box_windows(words, gt_inds, x1, y1, x2, y2)
-    else:
-        columns = words.transpose(1, 2).contiguous()
-        row0 = word0 = gt_inds.new_zeros((num_gts, ))
-    _, win_w, win_h = columns.shape  # (G, w, h): words by rows
-    # before[:, b]: mask pixels of each row in the window's words [0, b).
-    before = columns.new_zeros((num_gts, win_w + 1, win_h))
-    torch.cumsum(_byte_sums(columns), 1, out=before[:, 1:])
+    x2 = np.minimum(x1 + np.maximum(x2 - x1, 1), width)
+    y2 = np.minimum(y1 + np.maximum(y2 - y1, 1), height)
 
-    # Both sides of all boxes at once: (2N, ) columns and their instances.
-    xs, gts = torch.cat([x1, x2]), gt_inds.repeat(2)
-    block = xs // 8 - word0[gts]
-    # Pixels in columns [0, x) of each window row: the whole words before
-    # x's word plus its low x % 8 bytes (none at a word boundary).
-    word = columns.view(num_gts * win_w, win_h).index_select(
-        0, gts * win_w + block.clamp(max=win_w - 1))
-    word &= ((1 << (8 * (xs % 8))) - 1)[:, None]
-    left_of = before.view(num_gts * (win_w + 1), win_h).index_select(
-        0, gts * (win_w + 1) + block)
-    left_of += _byte_sums(word, inplace=True)  # (2N, h)
-    per_row = left_of[len(x1):] - left_of[:len(x1)]
-    rows = torch.arange(win_h, device=words.device) + row0[gt_inds, None]
-    per_row.masked_fill_((rows < y1[:, None]) | (rows >= y2[:, None]), 0)
-    inside = per_row.sum(1)
-    return (inside.float() / (full[gt_inds].float() + AREA_EPS)).to(
-        boxes.device)
+    def per_gt(reduce, init, values):  # (N, ) -> (G, ) over each one's boxes
+        out = np.full(num_gts, init)
+        reduce.at(out, gt_inds, values)
+        return out
+
+    # The boxes of an instance usually cover a small part of the image, so
+    # only a window around them is summed: one size for all instances,
+    # shifted up / left where it would leave the image.
+    left, top = per_gt(np.minimum, width, x1), per_gt(np.minimum, height, y1)
+    win_w = (per_gt(np.maximum, 0, x2) - left).max()
+    win_h = (per_gt(np.maximum, 0, y2) - top).max()
+    left = np.minimum(left, width - win_w)
+    top = np.minimum(top, height - win_h)
+    # Column 0 stays empty, so that prefix[..., x] counts columns < x.
+    windows = np.zeros((num_gts, win_h, win_w + 1), dtype=bool)
+    for window, mask, y, x in zip(windows, masks, top, left):
+        window[:, 1:] = mask[y:y + win_h, x:x + win_w]  # non-zero -> True
+    prefix = windows.cumsum(2, dtype=np.int32)  # (G, h, w + 1)
+
+    # (N, h): pixels of every window row between the box's two columns,
+    # summed over the rows the box covers.
+    left, top = left[gt_inds], top[gt_inds]
+    per_row = prefix[gt_inds, :, x2 - left] - prefix[gt_inds, :, x1 - left]
+    rows = np.arange(win_h) + top[:, None]
+    in_box = (rows >= y1[:, None]) & (rows < y2[:, None])
+    inside = (per_row * in_box).sum(1)
+    full = np.array([np.count_nonzero(mask) for mask in masks])
+    ratios = inside / (full[gt_inds] + AREA_EPS)
+    return torch.from_numpy(ratios).float().to(boxes.device)
 
 
 def _packed_edges(masks: PolygonMasks, device) -> tuple:
@@ -255,8 +171,8 @@ def polygon_area_ratios(boxes: Tensor, gt_inds: Tensor,
     exactly (mmdet clips with shapely, one RoI at a time).
 
     Args:
-        boxes (Tensor): (N, 4) proposals, xyxy in image pixels.
-        gt_inds (Tensor): (N, ) index of the instance assigned to each box.
+        boxes (Tensor): (N, 4) boxes, xyxy in image pixels.
+        gt_inds (Tensor): (N, ) index of the instance paired with each box.
         masks (PolygonMasks): G instances.
 
     Returns:
@@ -281,15 +197,29 @@ def polygon_area_ratios(boxes: Tensor, gt_inds: Tensor,
     return (inside / (full + AREA_EPS)).float()
 
 
-def area_ratios(boxes: Tensor, gt_inds: Tensor,
-                masks: Union[BitmapMasks, PolygonMasks, Tensor]) -> Tensor:
-    """Dispatch :func:`bitmap_area_ratios` / :func:`polygon_area_ratios`."""
+def area_ratios(
+        boxes: Tensor, gt_inds: Tensor,
+        masks: Union[BitmapMasks, PolygonMasks, np.ndarray, Tensor]) -> Tensor:
+    """Dispatch :func:`bitmap_area_ratios` / :func:`polygon_area_ratios`.
+
+    Any box may be paired with any instance (positive RoIs with their
+    assigned instance, or other boxes): ``gt_inds`` (N, ) indexes ``masks``.
+    """
+    if boxes.dim() != 2 or boxes.size(1) != 4 or gt_inds.shape != (
+            boxes.size(0), ):
+        raise ValueError('area_ratios: boxes must be (N, 4) and gt_inds (N, '
+                         f'), got {tuple(boxes.shape)} and '
+                         f'{tuple(gt_inds.shape)}')
+    if gt_inds.numel() and not (0 <= int(gt_inds.min())
+                                and int(gt_inds.max()) < len(masks)):
+        raise IndexError(
+            f'area_ratios: gt_inds must index the {len(masks)} masks, got '
+            f'values from {int(gt_inds.min())} to {int(gt_inds.max())}')
     if isinstance(masks, PolygonMasks):
         return polygon_area_ratios(boxes, gt_inds, masks)
     if isinstance(masks, BitmapMasks):
-        # torch.as_tensor shares the host memory: no copy on CPU.
-        masks = torch.as_tensor(masks.masks).to(boxes.device)
-    return bitmap_area_ratios(boxes, gt_inds.to(boxes.device), masks)
+        masks = masks.masks
+    return bitmap_area_ratios(boxes, gt_inds, masks)
 
 
 def mask_iou_targets(mask_preds: Tensor,

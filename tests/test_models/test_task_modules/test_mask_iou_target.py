@@ -33,6 +33,22 @@ def test_bitmap_ratios_by_hand():
     torch.testing.assert_close(ratios, expected, rtol=0, atol=1e-6)
 
 
+def test_bitmap_ratios_count_any_non_zero_pixel():
+    # Masks read from PNG files hold 0/255: 255 is one pixel, not 255.
+    masks = rect_bitmap()
+    masks = BitmapMasks(masks.masks * 255, 10, 10)
+    ratios = area_ratios(BOXES, torch.zeros(5, dtype=torch.long), masks)
+    expected = torch.tensor([1., .5, .5, 1 / 24, 1.])
+    torch.testing.assert_close(ratios, expected, rtol=0, atol=1e-6)
+    # A box over the left half of a 100x200 instance in a wide image.
+    wide = np.zeros((1, 300, 1000), dtype=np.uint8)
+    wide[0, 50:150, 100:300] = 255
+    half = area_ratios(
+        torch.tensor([[100., 50., 200., 150.]]),
+        torch.zeros(1, dtype=torch.long), BitmapMasks(wide, 300, 1000))
+    torch.testing.assert_close(half, torch.tensor([.5]), rtol=0, atol=1e-6)
+
+
 def test_polygon_ratios_by_hand():
     masks = PolygonMasks([RECT_POLY], 10, 10)
     ratios = area_ratios(BOXES, torch.zeros(5, dtype=torch.long), masks)
@@ -111,8 +127,7 @@ def _random_case(seed, num_gts=5, num_rois=40, size=(60, 80)):
 @pytest.mark.parametrize('seed,size', [(0, (60, 80)), (1, (60, 83)),
                                        (2, (37, 64)), (3, (20, 2100))])
 def test_parity_with_mmdet_crops(seed, size):
-    # Widths that are and are not multiples of the 8-pixel blocks, and one
-    # wider than the 2040 pixels whose byte lanes can be summed at once.
+    # Image sizes of even and odd widths, one much wider than tall.
     polygons, boxes, inds = _random_case(seed, size=size)
     torch.testing.assert_close(
         area_ratios(boxes, inds, polygons),
@@ -125,11 +140,31 @@ def test_parity_with_mmdet_crops(seed, size):
         _mmdet_crop_ratios(boxes, inds, bitmaps),
         rtol=1e-6,
         atol=1e-6)
-    # The windowed (CPU) and whole-image (accelerator) paths agree exactly.
-    masks = torch.from_numpy(bitmaps.masks)
-    assert torch.equal(
-        bitmap_area_ratios(boxes, inds, masks, windowed=True),
-        bitmap_area_ratios(boxes, inds, masks, windowed=False))
+
+
+@pytest.mark.parametrize('kind', ['bitmap', 'polygon'])
+def test_any_box_with_any_instance_matches_mmdet_crops(kind):
+    # Not only positives: every box paired with every instance, most of
+    # them far from it (ratio 0), some covering it partly or whole.
+    polygons, boxes, _ = _random_case(4, num_gts=6, num_rois=15)
+    masks = polygons if kind == 'polygon' else polygons.to_bitmap()
+    boxes = boxes.repeat_interleave(len(masks), 0)
+    inds = torch.arange(len(masks)).repeat(15)
+    expected = _mmdet_crop_ratios(boxes, inds, masks)
+    assert (expected == 0).any() and (expected > 0).any()
+    torch.testing.assert_close(
+        area_ratios(boxes, inds, masks), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    'masks', [rect_bitmap(), PolygonMasks([RECT_POLY], 10, 10)])
+def test_bad_instance_indices_are_named(masks):
+    # -1 would silently pick the last instance.
+    for bad in (-1, 1):
+        with pytest.raises(IndexError, match='gt_inds must index the 1 mask'):
+            area_ratios(BOXES[:1], torch.tensor([bad]), masks)
+    with pytest.raises(ValueError, match=r'gt_inds \(N, \), got \(5, 4\)'):
+        area_ratios(BOXES, torch.zeros(4, dtype=torch.long), masks)
 
 
 def test_box_outside_the_image():
