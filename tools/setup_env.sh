@@ -74,6 +74,19 @@ else
     fingerprint > "$STAMP"
 fi
 
+# mim (train, test, search) and mmengine (`ms_rcnn::` config bases) look for
+# ms_rcnn/.mim in the folder that holds the package's metadata. An editable
+# install puts only the metadata in site-packages, so the package folder is
+# linked there too; listed in the install's RECORD, the link goes when pip
+# uninstalls or reinstalls the package. A regular install is left alone.
+SITE=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+if [ ! -e "$SITE/ms_rcnn" ] || [ -L "$SITE/ms_rcnn" ]; then
+    ln -sfn "$ROOT/ms_rcnn" "$SITE/ms_rcnn"
+    for record in "$SITE"/ms_rcnn-*.dist-info/RECORD; do
+        grep -qx 'ms_rcnn,,' "$record" || echo 'ms_rcnn,,' >> "$record"
+    done
+fi
+
 say "checking mmcv ops"
 "$PY" "$ROOT/tools/misc/check_ops.py" || die "mmcv is installed without working ops; remove $VENV and run again"
 say "ready: source $VENV/bin/activate"

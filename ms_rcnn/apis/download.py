@@ -2,28 +2,26 @@
 
 OpenMMLab publishes checkpoints as ``<name>-<hash>.pth`` where ``<hash>`` is
 the first 8 hex digits of the file's sha256 (``..._180848-61c9355e.pth``).
-:func:`download_checkpoint` checks that prefix, writes to a temporary file
-beside the target and renames it only once it is complete and verified, so a
-file with the final name is always a whole, checked download. Only the
-standard library is used for the transfer, so this module imports neither
-torch nor mmengine; PyYAML (a dependency of mmengine) is imported only to
-look a model name up in a metafile.
+:func:`download_checkpoint` looks a model name up in a metafile, points the
+URL at a mirror if asked, and hands the transfer to
+``torch.hub.download_url_to_file``, which writes to a temporary file beside
+the target, checks the sha256 prefix and only then moves the file into
+place. Failures become one-line :class:`DownloadError` s naming the URL and
+the reason. torch is imported only for the transfer; PyYAML (a dependency of
+mmengine) only to look a model name up.
 """
 import hashlib
 import os
 import re
 import socket
-import tempfile
 import urllib.error
 import urllib.parse
-import urllib.request
 from http.client import HTTPException
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional, Sequence, Union
 
 DEFAULT_BASE_URL = 'https://download.openmmlab.com'
 BASE_URL_ENV = 'MS_RCNN_DOWNLOAD_BASE'
-_CHUNK = 1 << 20
 # 8 hex digits is what OpenMMLab and torch.hub publish; allow longer prefixes.
 _HASH_SUFFIX = re.compile(r'-([0-9a-f]{8,64})\.pth$')
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -40,8 +38,7 @@ class DownloadError(RuntimeError):
 
 class DownloadResult(NamedTuple):
     path: Path  # the final file
-    sha256: Optional[str]  # full hex digest, None if not computed
-    verified: bool  # the digest matched the prefix in the file name
+    verified: bool  # its sha256 starts with the prefix in its name
     downloaded: bool  # False when a valid file was already there
 
 
@@ -55,7 +52,7 @@ def sha256sum(path: Union[str, Path]) -> str:
     """Hex sha256 of a file, read in chunks."""
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b''):
+        for chunk in iter(lambda: f.read(1 << 20), b''):
             digest.update(chunk)
     return digest.hexdigest()
 
@@ -108,68 +105,19 @@ def apply_base_url(url: str, base_url: Optional[str] = None) -> str:
     return url
 
 
-def _fetch(url: str, dest: Path, filename: str, timeout: float,
-           log: Callable[[str], None]):
-    """Stream ``url`` into a temporary file in ``dest``.
-
-    Returns:
-        tuple[str, str]: the temporary path and the sha256 hex digest. The
-        caller renames or removes the file; on error it is removed here.
-    """
-    fd, tmp = tempfile.mkstemp(
-        prefix=f'.{filename}.', suffix='.part', dir=dest)
-    try:
-        request = urllib.request.Request(
-            url, headers={'User-Agent': 'ms_rcnn-download'})
-        with os.fdopen(fd, 'wb') as out, \
-                urllib.request.urlopen(request, timeout=timeout) as resp:
-            length = resp.headers.get('Content-Length')
-            length = int(length) if length else None
-            log(f'downloading {url} ({length or "unknown"} bytes)')
-            digest, got = hashlib.sha256(), 0
-            for chunk in iter(lambda: resp.read(_CHUNK), b''):
-                out.write(chunk)
-                digest.update(chunk)
-                got += len(chunk)
-            # http.client returns b'' instead of raising when the server
-            # closes early, so a short body is only seen by counting.
-            if length is not None and got != length:
-                raise DownloadError(
-                    f'truncated download of {url}: expected {length} bytes, '
-                    f'got {got}')
-            out.flush()
-            os.fsync(out.fileno())  # complete on disk before the rename
-        return tmp, digest.hexdigest()
-    except BaseException as exc:  # KeyboardInterrupt too: no partial file
-        _remove(tmp)
-        error = _describe(exc, url, timeout)
-        if error is None:
-            raise
-        raise error from None
-
-
-def _describe(exc, url, timeout):
-    """A one-line :class:`DownloadError` for a network failure, else None."""
+def _describe(exc: Exception, url: str, timeout: float) -> str:
+    """One line for a failed transfer."""
     if isinstance(exc, urllib.error.HTTPError):
-        return DownloadError(
-            f'cannot download {url}: HTTP {exc.code} {exc.reason}')
+        return f'cannot download {url}: HTTP {exc.code} {exc.reason}'
     if isinstance(exc, urllib.error.URLError):  # refused, DNS, no route
-        return DownloadError(f'cannot reach {url}: {exc.reason} '
-                             '(network unreachable or server down?)')
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return DownloadError(
-            f'cannot reach {url}: timed out after {timeout} s')
-    if isinstance(exc, (HTTPException, OSError)):  # broken mid-body
-        return DownloadError(
-            f'download of {url} failed: {type(exc).__name__}: {exc}')
-    return None
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
+        return (f'cannot reach {url}: {exc.reason} '
+                '(network unreachable or server down?)')
+    if isinstance(exc, TimeoutError):
+        return f'cannot reach {url}: timed out after {timeout} s'
+    if isinstance(exc, RuntimeError):  # torch.hub's hash check
+        return (f'sha256 mismatch for {url} (truncated or corrupted '
+                f'download?): {exc}')
+    return f'download of {url} failed: {type(exc).__name__}: {exc}'
 
 
 def download_checkpoint(name_or_url: str,
@@ -177,8 +125,12 @@ def download_checkpoint(name_or_url: str,
                         base_url: Optional[str] = None,
                         timeout: float = 30.,
                         metafiles: Optional[Sequence[Union[str, Path]]] = None,
-                        log: Callable[[str], None] = print) -> DownloadResult:
+                        log: Callable[[str], None] = print,
+                        progress: bool = True) -> DownloadResult:
     """Download a checkpoint into ``dest`` and verify its sha256 prefix.
+
+    A file whose name has no ``-<sha256 prefix>`` is saved unverified: a
+    truncated body is then not detected.
 
     Args:
         name_or_url (str): A model name from the metafiles or a URL
@@ -188,14 +140,15 @@ def download_checkpoint(name_or_url: str,
             (default: ``$MS_RCNN_DOWNLOAD_BASE``).
         timeout (float): Seconds to wait for the connection and each read.
         metafiles (list, optional): Metafiles to look names up in.
-        log (callable): Receives one-line progress messages.
+        log (callable): Receives one-line messages.
+        progress (bool): Show torch.hub's progress bar on stderr.
 
     Returns:
         DownloadResult: where the file is and whether it was verified.
 
     Raises:
-        DownloadError: unknown name, unreachable server, HTTP error,
-            truncated body or hash mismatch. No file is left behind then.
+        DownloadError: unknown name, unreachable server, HTTP error or hash
+            mismatch. No file is left behind then.
     """
     url = apply_base_url(resolve_url(name_or_url, metafiles), base_url)
     filename = os.path.basename(
@@ -210,23 +163,29 @@ def download_checkpoint(name_or_url: str,
     if target.is_file():
         if expected is None:
             log(f'{target} exists (no hash in its name to check): kept')
-            return DownloadResult(target, None, False, False)
+            return DownloadResult(target, False, False)
         digest = sha256sum(target)
         if digest.startswith(expected):
             log(f'{target} exists and its sha256 matches: kept')
-            return DownloadResult(target, digest, True, False)
+            return DownloadResult(target, True, False)
         log(f'{target} exists but its sha256 starts with {digest[:8]}, '
             f'expected {expected}: downloading again')
 
-    tmp, digest = _fetch(url, dest, filename, timeout, log)
-    if expected is not None and not digest.startswith(expected):
-        _remove(tmp)
-        raise DownloadError(
-            f'sha256 mismatch for {url}: expected prefix {expected}, '
-            f'got {digest[:len(expected)]} (full {digest})')
-    os.replace(tmp, target)  # atomic on one file system
+    from torch.hub import download_url_to_file
+    log(f'downloading {url}')
+    # torch.hub opens the URL without a timeout, so the socket default
+    # (process-wide) applies while it runs.
+    default_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)
+    try:
+        download_url_to_file(
+            url, str(target), hash_prefix=expected, progress=progress)
+    except (OSError, HTTPException, RuntimeError) as exc:
+        raise DownloadError(_describe(exc, url, timeout)) from None
+    finally:
+        socket.setdefaulttimeout(default_timeout)
     if expected is None:
         log(f'{filename} has no -<sha256 prefix> in its name: not verified')
     else:
         log(f'sha256 verified ({expected})')
-    return DownloadResult(target, digest, expected is not None, True)
+    return DownloadResult(target, expected is not None, True)

@@ -1,19 +1,27 @@
 """Bad data on the quick-start config: skipped with the file named during
 training, reported (never skipped) in evaluation, or rejected up front."""
+import copy
 import importlib.util
+import multiprocessing
 import os
+import re
+import warnings
 
 import cv2
 import numpy as np
 import pytest
 import torch
 from mmengine.config import ConfigDict
+from mmengine.dataset import BaseDataset
 from mmengine.registry import DATASETS, init_default_scope
+from mmengine.runner import Runner
 from robustness_testing import (ROOT, copy_data, load_coco, robust_pipelines,
                                 tiny_cfg, write_json)
 
 from ms_rcnn.datasets.transforms import (BadSampleError,
                                          CheckedLoadImageFromFile)
+from ms_rcnn.datasets.transforms.checked_loading import (SkipCounter,
+                                                         skip_counters)
 from ms_rcnn.utils.data_check import (AnnotationError, DataWarning,
                                       check_coco_file, check_dataloader_cfgs,
                                       use_checked_loader)
@@ -65,22 +73,27 @@ def test_missing_image_is_skipped_in_training(data, tmp_path):
     }
 
 
-@pytest.mark.parametrize(
-    'damage, problem',
-    [
-        # Complete (it ends with PNG's IEND chunk) but undecodable.
-        (lambda b: b'\x89PNG\r\n\x1a\n' + b'\x00' * 50 + b[-12:],
-         'image file is corrupt'),
-        (lambda b: b[:len(b) // 2], 'image file is truncated'),
-        (lambda b: b'', 'image file is empty'),
-    ])
-def test_broken_image_is_rejected_with_its_name(data, tmp_path, damage,
-                                                problem):
-    path = os.path.join(data['img_dir'], 'train_000002.png')
+def _corrupt(content):
+    """Complete (it ends with PNG's IEND chunk) but undecodable."""
+    return b'\x89PNG\r\n\x1a\n' + b'\x00' * 50 + content[-12:]
+
+
+def _damage(path, damage):
     with open(path, 'rb') as f:
         content = f.read()
     with open(path, 'wb') as f:
         f.write(damage(content))
+
+
+@pytest.mark.parametrize('damage, problem', [
+    (_corrupt, 'image file is corrupt'),
+    (lambda b: b[:len(b) // 2], 'image file is truncated'),
+    (lambda b: b'', 'image file is empty'),
+])
+def test_broken_image_is_rejected_with_its_name(data, tmp_path, damage,
+                                                problem):
+    path = os.path.join(data['img_dir'], 'train_000002.png')
+    _damage(path, damage)
     dataset = _dataset(
         data,
         tmp_path,
@@ -90,6 +103,86 @@ def test_broken_image_is_rejected_with_its_name(data, tmp_path, damage,
         dataset[index]
     assert str(info.value) == f'{path}: {problem}'
     assert dataset[index - 1]['img'].shape == (128, 128, 3)
+
+
+@pytest.mark.parametrize('method, workers', [('fork', 2), ('spawn', 1)])
+def test_skip_counter_is_shared_with_worker_processes(method, workers):
+    # Set before the counter is built, as mmengine's Runner does.
+    original = multiprocessing.get_start_method(allow_none=True)
+    multiprocessing.set_start_method(method, force=True)
+    try:
+        counter = SkipCounter()
+        processes = [
+            multiprocessing.Process(target=counter.add) for _ in range(workers)
+        ]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(120)
+    finally:
+        multiprocessing.set_start_method(original, force=True)
+    assert counter.pop() == workers
+    assert counter.pop() == 0
+
+
+def test_copied_skip_counter_counts_on_its_own():
+    counter = SkipCounter()
+    counter.add()
+    copied = copy.deepcopy(counter)  # as in a copied dataset
+    copied.add()
+    copied.add()
+    assert (counter.pop(), copied.pop()) == (1, 2)
+
+
+def test_skips_are_counted_through_dataset_wrappers(data, tmp_path,
+                                                    monkeypatch):
+    _damage(os.path.join(data['img_dir'], 'train_000002.png'), _corrupt)
+    cfg = robust_pipelines(tiny_cfg(data, tmp_path))
+    dataset = cfg.train_dataloader.dataset
+    init_default_scope('ms_rcnn')
+    wrapped = DATASETS.build(
+        dict(
+            type='RepeatDataset',
+            times=2,
+            dataset=dict(type='ConcatDataset', datasets=[dataset, dataset])))
+    names = _names(wrapped.dataset.datasets[0])
+    good = names.index('train_000000.png')
+    monkeypatch.setattr(BaseDataset, '_rand_another', lambda self: good)
+    bad = names.index('train_000002.png')
+    with pytest.warns(DataWarning):
+        for index in (bad, len(names) + bad):  # in each concatenated copy
+            wrapped[index]
+    counters = skip_counters(wrapped)
+    assert len(counters) == 4  # two datasets, two checked transforms each
+    assert sum(c.pop() for c in counters) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('num_workers', [0, 2])
+def test_training_log_names_the_skipped_image_and_counts_per_epoch(
+        data, tmp_path, monkeypatch, num_workers):
+    path = os.path.join(data['img_dir'], 'train_000002.png')
+    _damage(path, _corrupt)
+    names = _names(_dataset(data, tmp_path))
+    # A skipped index is replaced by this good one (mmengine draws one at
+    # random, which could be the corrupt one again): every epoch visits
+    # the corrupt image once, so each epoch skips exactly 1 sample.
+    good = names.index('train_000000.png')
+    monkeypatch.setattr(BaseDataset, '_rand_another', lambda self: good)
+    cfg = robust_pipelines(tiny_cfg(data, tmp_path / 'work', batch_size=4))
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2)
+    cfg.train_dataloader.num_workers = num_workers
+    cfg.default_hooks.checkpoint = None
+    cfg.custom_hooks.append(dict(type='SkippedSampleHook'))
+    # As under PYTHONWARNINGS=ignore; forked workers inherit the filter.
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        Runner.from_cfg(cfg).train()
+    log, = (tmp_path / 'work').glob('*/*.log')
+    text = log.read_text()
+    assert f'WARNING - skipping sample {path}: image file is corrupt' in text
+    counts = re.findall(r'WARNING - epoch (\d): (\d+) training sample', text)
+    assert counts == [('1', '1'), ('2', '1')]
 
 
 def test_image_size_differs_from_annotation(data, tmp_path):
@@ -323,10 +416,7 @@ def test_test_tool_names_a_corrupt_image(data, tmp_path):
     """The shipped test pipeline keeps mmdet's loader (for DetInferencer);
     tools/test.py still stops at a corrupt image with its name."""
     path = os.path.join(data['img_dir'], 'val_000001.png')
-    with open(path, 'rb') as f:
-        content = f.read()
-    with open(path, 'wb') as f:
-        f.write(b'\x89PNG\r\n\x1a\n' + b'\x00' * 50 + content[-12:])
+    _damage(path, _corrupt)
     cfg = tiny_cfg(data, tmp_path / 'work')
     assert cfg.test_dataloader.dataset.pipeline[0].type == 'LoadImageFromFile'
     config = str(tmp_path / 'cfg.py')

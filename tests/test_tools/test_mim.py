@@ -1,5 +1,8 @@
-"""mim train / test / search from a wheel installed in a throwaway venv."""
+"""mim train / test / search from a wheel installed in a throwaway venv,
+and from the editable install that tools/setup_env.sh makes."""
 import glob
+import importlib.metadata
+import json
 import os
 import re
 import subprocess
@@ -107,3 +110,46 @@ def test_mim_train_then_test(wheel_env, tiny_shapes):
     # COCO metrics and the calibration metric were computed.
     assert re.search(r'coco/segm_mAP: \d', out)
     assert re.search(r'calib/spearman_mask_score_iou: ', out)
+
+
+def _editable_source():
+    """The folder ms_rcnn is installed from in editable mode in this
+    interpreter's site-packages (pip's direct_url.json), or None."""
+    # Not on sys.path: building the wheel leaves an egg-info in the
+    # checkout, which is found first when the tests run from there.
+    site = sysconfig.get_paths()['purelib']
+    dist = next(
+        importlib.metadata.distributions(name='ms_rcnn', path=[site]), None)
+    if dist is None:
+        return None
+    direct_url = json.loads(dist.read_text('direct_url.json') or '{}')
+    if direct_url.get('dir_info', {}).get('editable'):
+        return Path(direct_url['url'][len('file://'):])
+    return None
+
+
+@pytest.mark.skipif(
+    _editable_source() != ROOT,
+    reason='ms_rcnn is not installed from this checkout in editable mode')
+def test_mim_and_package_bases_with_the_editable_install(tmp_path):
+    # Run outside the checkout: nothing is found through the working dir.
+    out = run(sys.executable, 'search', 'ms_rcnn', cwd=tmp_path)
+    assert 'config id: ms-rcnn_r50-caffe_fpn_1x_coco' in out
+    # `--` hands --help to our train.py: mim found the config in the
+    # source tree and its tools/train.py through ms_rcnn/.mim.
+    out = run(sys.executable, 'train', 'ms_rcnn', 'ms-rcnn_quickstart.py',
+              '--', '--help', cwd=tmp_path)
+    config = ROOT / 'configs' / 'quickstart' / 'ms-rcnn_quickstart.py'
+    assert f'will use {config} instead' in out
+    assert re.search(r'ms_rcnn/\.mim/tools/train\.py \S+ --launcher none '
+                     r'--help', out)
+    assert 'usage: train.py' in out and 'Train a detector' in out
+    # mmengine's `ms_rcnn::` config bases look in the same place.
+    (tmp_path / 'mine.py').write_text(
+        "_base_ = 'ms_rcnn::quickstart/ms-rcnn_quickstart.py'\n")
+    out = subprocess.run([
+        sys.executable, '-c', 'import ms_rcnn; from mmengine.config import '
+        f'Config; print(Config.fromfile({str(tmp_path / "mine.py")!r})'
+        '.model.roi_head.mask_iou_head.type)'
+    ], capture_output=True, text=True, cwd=tmp_path)
+    assert out.stdout.split() == ['MaskIoUHead'], out.stderr[-2000:]

@@ -1,23 +1,17 @@
-"""tools/model_converters: maskscoring_rcnn_to_mmdet.py and publish_model.py.
+"""tools/model_converters/maskscoring_rcnn_to_mmdet.py.
 
 The converter is checked by a round trip: mmdet's own MS R-CNN state dict
 (random values) is rewritten into the original code's maskrcnn-benchmark
 layout by the independent renaming below, then converted back.
 """
-import hashlib
 import importlib.util
-import os
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from mmengine.hub import get_config
-from mmengine.logging import MessageHub
 from mmengine.registry import init_default_scope
-
-from ms_rcnn.apis.download import download_checkpoint
 
 TOOLS = Path(__file__).parents[2] / 'tools' / 'model_converters'
 MMDET_CFG = 'mmdet::ms_rcnn/ms-rcnn_r50-caffe_fpn_1x_coco.py'
@@ -32,7 +26,6 @@ def _load_tool(name):
 
 
 converter = _load_tool('maskscoring_rcnn_to_mmdet')
-publisher = _load_tool('publish_model')
 
 # mmdet name -> maskrcnn-benchmark name, written from the original code's
 # module names rather than from the converter's rules.
@@ -200,73 +193,3 @@ def test_converter_cli(tmp_path):
         1, 81)) + [0]
     assert sd['backbone.bn1.num_batches_tracked'].item() == 0
     assert out['meta']['converted_from'] == 'model_final.pth'
-
-
-def _runner_checkpoint(path):
-    """A small checkpoint shaped like the Runner's."""
-    hub = MessageHub.get_instance('test_publish_model')
-    hub.update_scalar('train/loss', 0.5)
-    torch.save(
-        {
-            'meta': {
-                'epoch': 12,
-                'iter': 1200,
-                'seed': np.int64(7),
-                'cfg': "model = dict(type='MaskScoringRCNN')\n",
-                'dataset_meta': {
-                    'classes': ('a', 'b'),
-                    'palette': [(1, 2, 3), (4, 5, 6)]
-                },
-                'hook_msgs': {
-                    'last_ckpt': '/home/me/work_dirs/epoch_12.pth'
-                },
-            },
-            'state_dict': {
-                'w': torch.arange(12.).view(3, 4)[:, :2],
-                'b': torch.ones(2, requires_grad=True)
-            },
-            'message_hub': hub.state_dict(),
-            'optimizer': {
-                'state': {},
-                'param_groups': [{
-                    'lr': 0.02
-                }]
-            },
-            'param_schedulers': [{
-                'milestones': [8, 11]
-            }],
-        }, path)
-
-
-def test_publish_model(tmp_path, capsys):
-    src = tmp_path / 'epoch_12.pth'
-    _runner_checkpoint(src)
-    publisher.main([str(src), str(tmp_path / 'release' / 'tiny_20261122.pth')])
-    final = Path(capsys.readouterr().out.strip())
-
-    digest = hashlib.sha256(final.read_bytes()).hexdigest()
-    assert final == tmp_path / 'release' / f'tiny_20261122-{digest[:8]}.pth'
-    assert os.listdir(final.parent) == [final.name]  # no .part left
-    # Only plain data remains: loads with no extra allowed globals.
-    published = torch.load(final, weights_only=True)
-    assert sorted(published) == ['meta', 'state_dict']
-    assert published['meta'] == {
-        'epoch': 12,
-        'iter': 1200,
-        'seed': 7,
-        'cfg': "model = dict(type='MaskScoringRCNN')\n",
-        'dataset_meta': {
-            'classes': ('a', 'b'),
-            'palette': [(1, 2, 3), (4, 5, 6)]
-        },
-    }
-    assert type(published['meta']['seed']) is int
-    assert torch.equal(published['state_dict']['w'],
-                       torch.tensor([[0., 1.], [4., 5.], [8., 9.]]))
-    assert not published['state_dict']['b'].requires_grad
-
-    # The download helper accepts the name it was given.
-    result = download_checkpoint(
-        final.as_uri(), tmp_path / 'dl', log=lambda msg: None)
-    assert (result.verified, result.sha256) == (True, digest)
-    assert result.path.read_bytes() == final.read_bytes()

@@ -6,7 +6,7 @@
 NAME_OR_URL is a model name from configs/ms_rcnn/metafile.yml or a URL.
 ``--base-url`` (or ``$MS_RCNN_DOWNLOAD_BASE``) replaces
 https://download.openmmlab.com for mirrors. Prints the final path on stdout;
-on failure prints one line on stderr and exits 1.
+progress and, on failure, one ``error:`` line go to stderr (exit status 1).
 """
 import argparse
 import sys

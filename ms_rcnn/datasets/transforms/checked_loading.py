@@ -12,18 +12,35 @@ problem (``skip_bad=True``: the pipeline returns ``None`` and mmengine's
 Use ``skip_bad=True`` in training pipelines and ``skip_bad=False`` in test
 pipelines: a test-mode dataset must not drop images (mmengine raises on
 ``None``), and an evaluation must not leave images out silently.
+
+A skipped sample (and a dropped instance) is also logged as a warning
+through mmengine's current logger, so that it reaches the run's log file in
+``work_dir`` even when Python's warnings are ignored. mmengine's logger
+prints a repeated warning once; :class:`SkippedSampleHook` logs how many
+samples were skipped in each epoch::
+
+    custom_hooks = [dict(type='SkippedSampleHook')]
+
+Dataloader workers forked from the Runner's process (mmengine's default
+``mp_start_method='fork'``) log into the same file. Workers started with
+``'spawn'`` have no run logger: their lines go to the console only, while
+the count, kept in shared memory, is still right.
 """
+import logging
+import multiprocessing
 import os.path as osp
 import warnings
-from typing import Optional
+from typing import List, Optional
 
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 from mmengine import fileio
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
 
-from ms_rcnn.registry import TRANSFORMS
+from ms_rcnn.registry import HOOKS, TRANSFORMS
 from ms_rcnn.utils.data_check import DataWarning
 
 # The last bytes of a complete file: JPEG's end-of-image marker and PNG's
@@ -39,11 +56,48 @@ class BadSampleError(ValueError):
     """A sample that cannot be used, with the file and the problem."""
 
 
-def _skip_or_raise(skip_bad: bool, path: str, problem: str) -> None:
+class SkipCounter:
+    """A count shared by the process that builds a dataset and the dataloader
+    workers started from it (``multiprocessing.Value``).
+
+    The value is made for the start method in force when the counter is
+    built, which the workers use too: mmengine's Runner sets
+    ``env_cfg.mp_cfg.mp_start_method`` before it builds the datasets.
+    """
+
+    def __init__(self) -> None:
+        self._value = multiprocessing.Value('q', 0)
+
+    def add(self) -> None:
+        with self._value.get_lock():  # += is a read and a write
+            self._value.value += 1
+
+    def pop(self) -> int:
+        """The count so far; counting starts again from 0."""
+        with self._value.get_lock():
+            count, self._value.value = self._value.value, 0
+        return count
+
+    def __deepcopy__(self, memo) -> 'SkipCounter':
+        # A copied dataset (mmengine's get_subset) counts on its own;
+        # multiprocessing refuses to copy the shared value itself.
+        return SkipCounter()
+
+
+def _report(message: str) -> None:
+    """A :class:`DataWarning` and a warning in the run's log."""
+    warnings.warn(message, DataWarning)
+    print_log(message, logger='current', level=logging.WARNING)
+
+
+def _skip_or_raise(transform, path: str, problem: str) -> None:
+    """Raise :class:`BadSampleError`, or report and count the skip (the
+    transform then returns None)."""
     message = f'{path}: {problem}'
-    if not skip_bad:
+    if not transform.skip_bad:
         raise BadSampleError(message)
-    warnings.warn(f'skipping sample {message}', DataWarning)
+    _report(f'skipping sample {message}')
+    transform.skipped.add()
 
 
 def _truncated(img_bytes: bytes, path: str) -> bool:
@@ -82,6 +136,7 @@ class CheckedLoadImageFromFile(MMCVLoadImageFromFile):
         super().__init__(**kwargs)
         self.skip_bad = skip_bad
         self.check_size = check_size
+        self.skipped = SkipCounter()
 
     def transform(self, results: dict) -> Optional[dict]:
         path = results['img_path']
@@ -90,12 +145,11 @@ class CheckedLoadImageFromFile(MMCVLoadImageFromFile):
         except (OSError, ValueError) as e:  # missing file, no permission
             problem = ('image file does not exist' if isinstance(
                 e, FileNotFoundError) else f'cannot read image file ({e})')
-            return _skip_or_raise(self.skip_bad, path, problem)
+            return _skip_or_raise(self, path, problem)
         if not img_bytes:
-            return _skip_or_raise(self.skip_bad, path, 'image file is empty')
+            return _skip_or_raise(self, path, 'image file is empty')
         if _truncated(img_bytes, path):
-            return _skip_or_raise(self.skip_bad, path,
-                                  'image file is truncated')
+            return _skip_or_raise(self, path, 'image file is truncated')
         try:
             img = mmcv.imfrombytes(
                 img_bytes, flag=self.color_type, backend=self.imdecode_backend)
@@ -104,13 +158,12 @@ class CheckedLoadImageFromFile(MMCVLoadImageFromFile):
         else:
             why = ''
         if img is None:
-            return _skip_or_raise(self.skip_bad, path,
-                                  f'image file is corrupt{why}')
+            return _skip_or_raise(self, path, f'image file is corrupt{why}')
         expected = (results.get('height'), results.get('width'))
         if (self.check_size and None not in expected
                 and tuple(img.shape[:2]) != expected):
             return _skip_or_raise(
-                self.skip_bad, path,
+                self, path,
                 f'image is {img.shape[1]}x{img.shape[0]} but its annotation '
                 f'says {expected[1]}x{expected[0]}')
         if self.to_float32:
@@ -148,6 +201,7 @@ class SanitizeInstances(BaseTransform):
     def __init__(self, skip_bad: bool = True, allow_empty: bool = False):
         self.skip_bad = skip_bad
         self.allow_empty = allow_empty
+        self.skipped = SkipCounter()
 
     @staticmethod
     def _problem(instance: dict, width: float, height: float):
@@ -180,13 +234,45 @@ class SanitizeInstances(BaseTransform):
             if problem is None:
                 kept.append(instance)
             else:
-                warnings.warn(f'{path}: dropped instance {i}: {problem}',
-                              DataWarning)
+                _report(f'{path}: dropped instance {i}: {problem}')
         results['instances'] = kept
         if not kept and not self.allow_empty:
-            return _skip_or_raise(self.skip_bad, path, 'no usable annotations')
+            return _skip_or_raise(self, path, 'no usable annotations')
         return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(skip_bad={self.skip_bad}, '
                 f'allow_empty={self.allow_empty})')
+
+
+def skip_counters(obj) -> List[SkipCounter]:
+    """The counters of the checked transforms in ``obj``: a dataset, a dataset
+    wrapper (``dataset`` / ``datasets``) or a pipeline (``pipeline`` /
+    ``transforms``), searched through all of them."""
+    if isinstance(obj, (CheckedLoadImageFromFile, SanitizeInstances)):
+        return [obj.skipped]
+    counters = []
+    for name in ('dataset', 'datasets', 'pipeline', 'transforms'):
+        child = getattr(obj, name, None)
+        for item in child if isinstance(child, (list, tuple)) else [child]:
+            if item is not None:
+                counters += skip_counters(item)
+    return counters
+
+
+@HOOKS.register_module()
+class SkippedSampleHook(Hook):
+    """Log how many training samples the checked transforms skipped in each
+    epoch (with an iteration-based loop: in the whole run).
+
+    Each skipped file is named in the log when it is skipped; mmengine's
+    logger prints a repeated line once, the count counts every skip.
+    """
+
+    def after_train_epoch(self, runner) -> None:
+        count = sum(c.pop()
+                    for c in skip_counters(runner.train_dataloader.dataset))
+        print_log(
+            f'epoch {runner.epoch + 1}: {count} training sample(s) skipped',
+            logger='current',
+            level=logging.WARNING if count else logging.INFO)
