@@ -12,6 +12,7 @@ from torch import Tensor
 
 from ms_rcnn.registry import MODELS
 from ms_rcnn.structures import masks_to_polygons
+from ..task_modules.scored_rois import instance_mask_targets, scored_rois
 
 
 def select_class(preds: Tensor, labels: Tensor) -> Tensor:
@@ -78,10 +79,28 @@ class MaskScoringRoIHead(StandardRoIHead):
         return (bbox_results['cls_score'], bbox_results['bbox_pred'],
                 mask_results['mask_preds'], mask_iou_preds)
 
+    def bbox_loss(self, x: Tuple[Tensor],
+                  sampling_results: List[SamplingResult]) -> dict:
+        """mmdet's box loss; also gives each sampling result ``pred_labels``
+        (n, ): the box head's most likely foreground class of each sampled
+        RoI, which the MaskIoU head may score as at test time."""
+        bbox_results = super().bbox_loss(x, sampling_results)
+        if self.mask_iou_head.needs_pred_labels:
+            # Background is the last column of mmdet's softmax classifier.
+            labels = bbox_results['cls_score'][:, :self.bbox_head.
+                                               num_classes].argmax(1)
+            for res, res_labels in zip(
+                    sampling_results,
+                    labels.split([len(res.priors)
+                                  for res in sampling_results])):
+                res.pred_labels = res_labels
+        return bbox_results
+
     def mask_loss(self, x: Tuple[Tensor],
                   sampling_results: List[SamplingResult], bbox_feats: Tensor,
                   batch_gt_instances: InstanceList) -> dict:
-        """Mask loss and MaskIoU loss of the positive RoIs.
+        """Mask loss of the positive RoIs and MaskIoU loss of the RoIs that
+        the MaskIoU head trains on (``mask_iou_head.train_rois``).
 
         Args:
             x (tuple[Tensor]): Multi-level features, each (B, C, H, W).
@@ -89,40 +108,54 @@ class MaskScoringRoIHead(StandardRoIHead):
             bbox_feats (Tensor): (n, C, 7, 7) RoI features of the box head,
                 used when the mask head shares its RoI extractor.
             batch_gt_instances (list[InstanceData]): Per image, with
-                ``labels`` and ``masks``.
+                ``bboxes``, ``labels`` and ``masks``.
 
         Returns:
             dict: ``mask_preds`` (N, C, 28, 28), ``mask_feats``
-            (N, 256, 14, 14) and ``loss_mask`` with ``loss_mask`` and
+            (N, 256, 14, 14) of the scored RoIs (positives first in each
+            image) and ``loss_mask`` with ``loss_mask`` and
             ``loss_mask_iou``.
         """
+        iou_head = self.mask_iou_head
+        scored = [
+            scored_rois(res, gt, iou_head.train_rois, iou_head.train_class,
+                        res.pred_labels if iou_head.needs_pred_labels else None)
+            for res, gt in zip(sampling_results, batch_gt_instances)
+        ]
+        is_pos = torch.cat([rois.is_pos for rois in scored])
         if self.share_roi_extractor:
-            pos_inds = torch.cat([
-                torch.cat([
-                    res.pos_priors.new_ones(len(res.pos_priors), dtype=bool),
-                    res.neg_priors.new_zeros(len(res.neg_priors), dtype=bool)
-                ]) for res in sampling_results
+            # The scored RoIs of each image are its first sampled ones
+            # (positives come first), in the box head's order.
+            in_box_order = torch.cat([
+                torch.arange(len(res.priors), device=is_pos.device) <
+                len(rois.boxes) for res, rois in zip(sampling_results, scored)
             ])
             mask_results = self._mask_forward(
-                x, pos_inds=pos_inds, bbox_feats=bbox_feats)
+                x, pos_inds=in_box_order, bbox_feats=bbox_feats)
         else:
-            pos_rois = bbox2roi([res.pos_priors for res in sampling_results])
-            mask_results = self._mask_forward(x, pos_rois)
+            mask_results = self._mask_forward(
+                x, bbox2roi([rois.boxes for rois in scored]))
+        mask_preds = mask_results['mask_preds']
 
         mask_out = self.mask_head.loss_and_target(
-            mask_preds=mask_results['mask_preds'],
+            mask_preds=mask_preds[is_pos],
             sampling_results=sampling_results,
             batch_gt_instances=batch_gt_instances,
             rcnn_train_cfg=self.train_cfg)
 
-        pos_labels = torch.cat([res.pos_gt_labels for res in sampling_results])
-        pos_mask_preds = select_class(mask_results['mask_preds'], pos_labels)
-        mask_iou_preds = self.mask_iou_head(mask_results['mask_feats'],
-                                            pos_mask_preds)
-        loss_mask_iou = self.mask_iou_head.loss_and_target(
-            select_class(mask_iou_preds, pos_labels), pos_mask_preds,
-            mask_out['mask_targets'], sampling_results, batch_gt_instances,
-            self.train_cfg)
+        if iou_head.train_rois == 'pos':
+            # The mask head's targets are those of the positives.
+            mask_targets = mask_out['mask_targets']
+        else:
+            mask_targets = instance_mask_targets(scored, batch_gt_instances,
+                                                 self.train_cfg)
+        labels = torch.cat([rois.labels for rois in scored])
+        scored_mask_preds = select_class(mask_preds, labels)
+        mask_iou_preds = iou_head(mask_results['mask_feats'],
+                                  scored_mask_preds)
+        loss_mask_iou = iou_head.loss_and_target(
+            select_class(mask_iou_preds, labels), scored_mask_preds,
+            mask_targets, scored, batch_gt_instances, self.train_cfg)
 
         mask_results.update(loss_mask=mask_out['loss_mask'])
         mask_results['loss_mask'].update(loss_mask_iou)

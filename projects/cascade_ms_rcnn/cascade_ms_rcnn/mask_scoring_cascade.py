@@ -14,7 +14,9 @@ so the MaskIoU head scores exactly the mask that is output:
   sigmoid, so it sees ``p`` clamped to [eps, 1 - eps]);
 * features: the mask RoI features of the last stage (RoIAlign of its mask
   RoI extractor, plus the semantic features where HTC fuses them);
-* training: on the last stage's positive RoIs, the IoU target is that of
+* training: on the last stage's RoIs that the MaskIoU head trains on
+  (positives by default, see its ``train_rois`` and ``train_class``; a
+  predicted class is the last stage's classifier's), the IoU target is that of
   the binarised merged mask with the whole instance, and the merged mask is
   computed without gradient (the MaskIoU loss does not reach the mask
   heads; it reaches the MaskIoU head and, through the RoI features, the
@@ -37,6 +39,8 @@ from torch import Tensor
 
 from ms_rcnn.models.roi_heads.mask_scoring_roi_head import (
     empty_scored_results, select_class)
+from ms_rcnn.models.task_modules.scored_rois import (instance_mask_targets,
+                                                    scored_rois)
 from ms_rcnn.registry import MODELS
 
 # mmdet's cascade heads multiply the entries of a stage's ``loss_mask`` dict
@@ -149,18 +153,34 @@ class MaskScoringCascadeMixin:
                 'loss_mask_iou']
         return mask_results
 
+    @torch.no_grad()
+    def _last_stage_labels(self, x: Tuple[Tensor],
+                           sampling_results: List[SamplingResult],
+                           **kwargs) -> List[Tensor]:
+        """Per image, (n, ) the last stage's most likely foreground class
+        of each sampled RoI. Computed here rather than taken from the box
+        loss because HTC's interleaved training samples the mask RoIs anew
+        after the last box refinement."""
+        stage = self.num_stages - 1
+        rois = bbox2roi([res.priors for res in sampling_results])
+        cls_score = self._bbox_forward(stage, x, rois, **kwargs)['cls_score']
+        # Background is the last column of mmdet's softmax classifier.
+        labels = cls_score[:, :self.bbox_head[stage].num_classes].argmax(1)
+        return labels.split([len(res.priors) for res in sampling_results])
+
     def mask_iou_loss(self, x: Tuple[Tensor],
                       sampling_results: List[SamplingResult],
                       batch_gt_instances: InstanceList, mask_results: dict,
                       **kwargs) -> dict:
-        """MaskIoU loss on the last stage's positive RoIs.
+        """MaskIoU loss on the last stage's RoIs that the MaskIoU head
+        trains on (its ``train_rois`` and ``train_class``).
 
         Args:
             x (tuple[Tensor]): Multi-level features, each (B, F, H, W).
             sampling_results (list[SamplingResult]): Per image, of the last
                 stage.
             batch_gt_instances (list[InstanceData]): Per image, with
-                ``labels`` and ``masks``.
+                ``bboxes``, ``labels`` and ``masks``.
             mask_results (dict): The last stage's mask loss results, with
                 ``mask_preds`` (num_pos, C, M, M) and ``mask_targets``
                 (num_pos, M, M).
@@ -168,17 +188,34 @@ class MaskScoringCascadeMixin:
         Returns:
             dict: ``loss_mask_iou`` (Tensor, scalar).
         """
-        pos_rois = bbox2roi([res.pos_priors for res in sampling_results])
-        pos_labels = torch.cat([res.pos_gt_labels for res in sampling_results])
-        merged = self._merged_mask_logits(x, pos_rois, pos_labels,
-                                          mask_results['mask_preds'],
+        iou_head = self.mask_iou_head
+        train_cfg = self.train_cfg[-1]
+        pred_labels = [None] * len(sampling_results)
+        if iou_head.needs_pred_labels:
+            pred_labels = self._last_stage_labels(x, sampling_results,
+                                                  **kwargs)
+        scored = [
+            scored_rois(res, gt, iou_head.train_rois, iou_head.train_class,
+                        labels) for res, gt, labels in zip(
+                            sampling_results, batch_gt_instances, pred_labels)
+        ]
+        rois = bbox2roi([r.boxes for r in scored])
+        labels = torch.cat([r.labels for r in scored])
+        if iou_head.train_rois == 'pos':
+            # The last stage's mask loss already has these RoIs' logits.
+            last_mask_preds = mask_results['mask_preds']
+            mask_targets = mask_results['mask_targets']
+        else:
+            last_mask_preds = None
+            mask_targets = instance_mask_targets(scored, batch_gt_instances,
+                                                 train_cfg)
+        merged = self._merged_mask_logits(x, rois, labels, last_mask_preds,
                                           **kwargs)
-        mask_iou_preds = self.mask_iou_head(
-            self._mask_iou_feats(x, pos_rois, **kwargs), merged)
-        return self.mask_iou_head.loss_and_target(
-            select_class(mask_iou_preds, pos_labels), merged,
-            mask_results['mask_targets'], sampling_results,
-            batch_gt_instances, self.train_cfg[-1])
+        mask_iou_preds = iou_head(self._mask_iou_feats(x, rois, **kwargs),
+                                  merged)
+        return iou_head.loss_and_target(
+            select_class(mask_iou_preds, labels), merged, mask_targets,
+            scored, batch_gt_instances, train_cfg)
 
     def predict_scored_masks(self,
                              x: Tuple[Tensor],

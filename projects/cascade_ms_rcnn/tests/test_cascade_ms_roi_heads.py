@@ -186,24 +186,24 @@ def test_training_scores_the_merged_mask_of_the_last_stage(
     batch = shapes_batch(seed=7)
     losses(ours, batch)
     assert len(feats) == len(calls) == 1
-    _, mask_logits, mask_targets, sampling_results, _, train_cfg = calls[0]
+    _, mask_logits, mask_targets, scored, _, train_cfg = calls[0]
     assert train_cfg is ours.roi_head.train_cfg[-1]
     assert train_cfg.mask_thr_binary == 0.5
 
     # The positives are the last stage's: IoU >= 0.7 with their instance.
-    res = sampling_results[0]
-    gt_boxes = batch['data_samples'][0].gt_instances.bboxes
+    scored = scored[0]
+    gt = batch['data_samples'][0].gt_instances
     ious = bbox_overlaps(
-        res.pos_priors, gt_boxes[res.pos_assigned_gt_inds], is_aligned=True)
+        scored.boxes, gt.bboxes[scored.gt_inds], is_aligned=True)
     assert len(ious) > 0 and (ious >= 0.7 - 1e-6).all()
     assert mask_targets.shape == (len(ious), 28, 28)
 
     # The MaskIoU head saw the final (merged) mask of the GT class.
     x = [f.detach() for f in feats[0]]
-    rois = bbox2roi([res.pos_priors])
+    rois = bbox2roi([scored.boxes])
     with torch.no_grad():
         probs = _final_mask_probs(name, ours, x, rois)
-    probs = probs[torch.arange(len(rois)), res.pos_gt_labels]
+    probs = probs[torch.arange(len(rois)), gt.labels[scored.gt_inds]]
     torch.testing.assert_close(
         mask_logits.sigmoid(), probs.clamp(LOGIT_EPS, 1 - LOGIT_EPS))
 
@@ -262,3 +262,44 @@ def test_no_detections_give_empty_mask_scores(pair):
     assert len(pred) == 0
     assert pred.mask_scores.shape == (0, )
     assert pred.masks.shape[0] == 0
+
+
+@pytest.mark.parametrize('name', [CASCADE, HTC])
+def test_training_on_all_rois_and_predicted_classes(name, monkeypatch):
+    ours = build_ours(name)
+    head = ours.roi_head.mask_iou_head
+    head.train_rois, head.train_class = 'all', 'pred'
+    feats, calls = [], []
+    extract_feat, loss_and_target = ours.extract_feat, head.loss_and_target
+    monkeypatch.setattr(ours, 'extract_feat',
+                        lambda inputs: feats.append(extract_feat(inputs)) or
+                        feats[-1])
+    monkeypatch.setattr(head, 'loss_and_target',
+                        lambda *args: calls.append(args) or
+                        loss_and_target(*args))
+    batch = shapes_batch(seed=7)
+    reported = losses(ours, batch)['loss_mask_iou']
+    pred, mask_logits, mask_targets, scored, gts, train_cfg = calls[0]
+    rois = scored[0]
+    # Every RoI the last stage sampled, positives first.
+    assert rois.is_pos.any() and not rois.is_pos.all()
+    assert len(pred) == len(mask_logits) == len(mask_targets) == len(
+        rois.boxes)
+    # Scored on the class that the last stage's classifier predicts.
+    x = [f.detach() for f in feats[0]]
+    roi_head = ours.roi_head
+    with torch.no_grad():
+        cls_score = roi_head._bbox_forward(2, x, bbox2roi([rois.boxes
+                                                          ]))['cls_score']
+        probs = _final_mask_probs(name, ours, x, bbox2roi([rois.boxes]))
+    labels = cls_score[:, :-1].argmax(1)
+    assert torch.equal(rois.labels, labels)
+    torch.testing.assert_close(
+        mask_logits.sigmoid(),
+        probs[torch.arange(len(labels)),
+              labels].clamp(LOGIT_EPS, 1 - LOGIT_EPS))
+    # 0.5 x the mean squared error over every scored RoI.
+    targets = head.get_targets(scored, gts, mask_logits, mask_targets,
+                               train_cfg)
+    torch.testing.assert_close(reported,
+                               0.5 * ((pred.float() - targets)**2).mean())

@@ -1,6 +1,7 @@
 """A few training steps of the quick-start cascades on tiny generated data,
 then prediction with mask scores."""
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -68,7 +69,12 @@ def _mmdet_maskiou_loss(iou_pred, mask_logits, *target_args):
     that it thresholds them as the configs' mask_thr_binary means)."""
     from mmdet.registry import MODELS as MMDET_MODELS
     head = MMDET_MODELS.build(dict(type='mmdet.MaskIoUHead', num_classes=5))
-    mask_targets, sampling_results, gt_instances, train_cfg = target_args
+    mask_targets, scored, gt_instances, train_cfg = target_args
+    # mmdet's targets read the positives and their instances from these.
+    sampling_results = [
+        SimpleNamespace(pos_priors=rois.boxes, pos_assigned_gt_inds=rois.gt_inds)
+        for rois in scored
+    ]
     targets = head.get_targets(sampling_results, gt_instances,
                                mask_logits.sigmoid(), mask_targets, train_cfg)
     pos = targets > 0

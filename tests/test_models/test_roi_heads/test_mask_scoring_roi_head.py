@@ -165,3 +165,59 @@ def test_polygons_from_masks_when_asked(our_model):
         # 4 corners (8 values), or none for an empty or zero-area mask.
         assert len(polygon) in (0, 8)
         np.testing.assert_array_equal(polygon, other)
+
+
+@pytest.mark.parametrize('train_rois, train_class', [('all', 'pred'),
+                                                     ('all', 'gt'),
+                                                     ('pos', 'pred')])
+def test_training_options_score_the_rois_and_classes_they_name(
+        train_rois, train_class, monkeypatch):
+    # The quick-start model (5 classes, 64 sampled RoIs an image).
+    model = build_our_model(
+        cfg_path='configs/quickstart/ms-rcnn_quickstart.py',
+        train_rois=train_rois,
+        train_class=train_class)
+    batch = make_batch(seed=4)
+    gt = batch['data_samples'][0].gt_instances
+    gt.labels = gt.labels % 5
+    head = model.roi_head
+    calls = {}
+    for name in ('bbox_loss', 'mask_loss'):
+        method = getattr(head, name)
+        monkeypatch.setattr(
+            head, name, lambda *a, _m=method, _n=name: calls.setdefault(
+                _n, (a, _m(*a)))[1])
+    iou_loss = head.mask_iou_head.loss_and_target
+    monkeypatch.setattr(
+        head.mask_iou_head, 'loss_and_target', lambda *a: calls.setdefault(
+            'iou', (a, iou_loss(*a)))[1])
+    losses = _losses(model, batch)
+
+    (_, sampling_results), bbox_results = calls['bbox_loss']
+    res = sampling_results[0]
+    (pred, mask_preds, mask_targets, scored, _, _), out = calls['iou']
+    rois = scored[0]
+    # The RoIs: every sampled one, or the positives, in sampling order.
+    expected = res.priors if train_rois == 'all' else res.pos_priors
+    assert torch.equal(rois.boxes, expected)
+    # The class: the box head's argmax over the foreground classes, or the
+    # instance's.
+    pred_labels = bbox_results['cls_score'][:, :5].argmax(1)[:len(expected)]
+    assigned = gt.labels[res.pos_assigned_gt_inds]
+    if train_class == 'pred':
+        assert torch.equal(rois.labels, pred_labels)
+    else:
+        assert torch.equal(rois.labels[:len(assigned)], assigned)
+    assert len(pred) == len(mask_preds) == len(mask_targets) == len(expected)
+    # The loss: 0.5 x the mean squared error over all scored RoIs ('all'),
+    # or over those with a target above 0 (the paper's 'pos').
+    targets = head.mask_iou_head.get_targets(scored, [gt], mask_preds,
+                                             mask_targets, model.train_cfg.rcnn)
+    # Wrong predicted classes have target 0, and count in the loss.
+    wrong = rois.labels != gt.labels[rois.gt_inds.clamp(min=0)]
+    assert (targets[wrong] == 0).all()
+    if train_class == 'pred':
+        assert wrong.any()  # a random classifier gets some wrong
+    keep = (targets > 0) | wrong if train_rois == 'pos' else targets >= 0
+    expected_loss = 0.5 * ((pred.float() - targets)[keep]**2).mean()
+    torch.testing.assert_close(losses['loss_mask_iou'], expected_loss)

@@ -3,7 +3,6 @@ from typing import List, Sequence
 
 import torch
 import torch.nn as nn
-from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.utils import ConfigType, InstanceList, OptMultiConfig
 from mmengine.config import ConfigDict
 from mmengine.model import BaseModule
@@ -12,6 +11,7 @@ from torch.nn.modules.utils import _pair
 
 from ms_rcnn.registry import MODELS
 from ...task_modules.mask_iou_target import area_ratios, mask_iou_targets
+from ...task_modules.scored_rois import ScoredRoIs, target_bin_weights
 
 
 @MODELS.register_module()
@@ -31,7 +31,31 @@ class MaskIoUHead(BaseModule):
     * predictions keep the class score in ``scores`` and write
       ``score * IoU`` to ``mask_scores`` (``overwrite_scores=True`` also
       writes it to ``scores``, as mmdet does);
-    * targets are computed batched on the inputs' device.
+    * targets are computed for all RoIs at once (no per-RoI loop);
+    * what it trains on can match what it scores at test time (below).
+
+    Training options. The paper trains on the positive RoIs (box IoU >= 0.5
+    with an instance), on the mask of the instance's class, and only where
+    the target is above 0; at test time the head scores every detection,
+    on the predicted class, background and shifted boxes included, none of
+    which it saw. ``train_rois='pos', train_class='gt', target_bins=0`` is
+    the paper's (and mmdet's) training; the other values train on what the
+    head meets at test time:
+
+    * ``train_rois='all'``: every RoI the sampler drew. A negative RoI's
+      target is the IoU of its binarised mask with the whole instance its
+      box overlaps most (the same definition as for positives), 0 where it
+      overlaps none; targets of 0 count in the loss;
+    * ``train_class='pred'``: score the mask of the class the box head
+      predicts for the RoI, as at test time; the target is 0 where that is
+      not the instance's class, and counts in the loss. (With
+      ``train_rois='all'`` and ``'gt'``, RoIs that overlap no instance are
+      scored on the predicted class.)
+    * ``target_bins=K``: most RoIs of ``'all'`` have targets near 0 and
+      would pull every prediction towards 0. Each RoI's squared error is
+      weighted by the inverse of how many RoIs of the batch have a target
+      in its bin (K equal bins over [0, 1]), normalised to a mean weight of
+      1: every non-empty bin weighs the same in the loss.
 
     Args:
         num_convs (int): Number of 3x3 convs. Defaults to 4.
@@ -41,11 +65,16 @@ class MaskIoUHead(BaseModule):
         conv_out_channels (int): Channels of the convs. Defaults to 256.
         fc_out_channels (int): Width of the fcs. Defaults to 1024.
         num_classes (int): Number of classes. Defaults to 80.
-        loss_iou (dict): IoU loss, applied to positives with target > 0.
+        loss_iou (dict): IoU loss (an ``MSELoss`` or another loss taking
+            ``weight``).
         thr_on_logits (bool): Binarise the predicted mask for the targets by
             comparing logits with ``mask_thr_binary``. Defaults to False.
         overwrite_scores (bool): Also replace ``scores`` with the mask score
             at test time. Defaults to False.
+        train_rois (str): ``'pos'`` or ``'all'``. Defaults to ``'pos'``.
+        train_class (str): ``'gt'`` or ``'pred'``. Defaults to ``'gt'``.
+        target_bins (int): Bins of the target weighting; 0 weighs every RoI
+            alike. Defaults to 0.
         init_cfg (dict | list[dict], optional): Initialisation config.
     """
 
@@ -60,6 +89,9 @@ class MaskIoUHead(BaseModule):
                  loss_iou: ConfigType = dict(type='MSELoss', loss_weight=0.5),
                  thr_on_logits: bool = False,
                  overwrite_scores: bool = False,
+                 train_rois: str = 'pos',
+                 train_class: str = 'gt',
+                 target_bins: int = 0,
                  init_cfg: OptMultiConfig = [
                      dict(type='Kaiming', override=dict(name='convs')),
                      dict(type='Caffe2Xavier', override=dict(name='fcs')),
@@ -72,6 +104,18 @@ class MaskIoUHead(BaseModule):
         self.num_classes = num_classes
         self.thr_on_logits = thr_on_logits
         self.overwrite_scores = overwrite_scores
+        for name, value, allowed in (('train_rois', train_rois, ('pos', 'all')),
+                                     ('train_class', train_class,
+                                      ('gt', 'pred'))):
+            if value not in allowed:
+                raise ValueError(f'MaskIoUHead: {name} must be one of '
+                                 f'{allowed}, got {value!r}')
+        if target_bins < 0:
+            raise ValueError('MaskIoUHead: target_bins must be >= 0, got '
+                             f'{target_bins}')
+        self.train_rois = train_rois
+        self.train_class = train_class
+        self.target_bins = target_bins
 
         # +1 input channel: the pooled predicted mask.
         channels = [in_channels + 1] + [conv_out_channels] * num_convs
@@ -111,18 +155,24 @@ class MaskIoUHead(BaseModule):
             x = self.relu(fc(x))
         return self.fc_mask_iou(x)
 
+    @property
+    def needs_pred_labels(self) -> bool:
+        """Whether training needs the box head's predicted class of each
+        sampled RoI (``SamplingResult.pred_labels``)."""
+        return self.train_class == 'pred' or self.train_rois == 'all'
+
     def loss_and_target(self, mask_iou_pred: Tensor, mask_preds: Tensor,
-                        mask_targets: Tensor,
-                        sampling_results: List[SamplingResult],
+                        mask_targets: Tensor, scored: List[ScoredRoIs],
                         batch_gt_instances: InstanceList,
                         rcnn_train_cfg: ConfigDict) -> dict:
-        """Loss on the positive RoIs whose target is above 0.
+        """Loss of the scored RoIs (see the class docstring).
 
         Args:
-            mask_iou_pred (Tensor): (N, ) predicted IoU of the GT class.
-            mask_preds (Tensor): (N, M, M) mask logits of the GT class.
-            mask_targets (Tensor): (N, M, M) binary GT masks in each RoI.
-            sampling_results (list[SamplingResult]): Per image.
+            mask_iou_pred (Tensor): (N, ) predicted IoU of the scored class.
+            mask_preds (Tensor): (N, M, M) mask logits of the scored class.
+            mask_targets (Tensor): (N, M, M) binary masks of each RoI's
+                instance inside the RoI.
+            scored (list[ScoredRoIs]): Per image, the N RoIs.
             batch_gt_instances (list[InstanceData]): Per image, with
                 ``masks`` (BitmapMasks or PolygonMasks).
             rcnn_train_cfg (ConfigDict): With ``mask_thr_binary``.
@@ -130,47 +180,59 @@ class MaskIoUHead(BaseModule):
         Returns:
             dict: ``loss_mask_iou`` (Tensor, scalar).
         """
-        targets = self.get_targets(sampling_results, batch_gt_instances,
-                                   mask_preds, mask_targets, rcnn_train_cfg)
+        targets = self.get_targets(scored, batch_gt_instances, mask_preds,
+                                   mask_targets, rcnn_train_cfg)
         # In fp32 under AMP: the squared error of small IoU differences
         # underflows in fp16.
         mask_iou_pred = mask_iou_pred.float()
-        pos = targets > 0
-        if pos.any():
-            loss = self.loss_iou(mask_iou_pred[pos], targets[pos])
-        else:
+        if self.train_rois == 'pos':
+            # The paper's: positives whose target is above 0. Those of a
+            # wrong predicted class ('pred') stay, with their target 0.
+            matches = torch.cat([rois.matches for rois in scored])
+            keep = (targets > 0) | ~matches
+            mask_iou_pred, targets = mask_iou_pred[keep], targets[keep]
+        if len(targets) == 0:
             # Keeps the graph connected so that DDP sees every parameter.
-            loss = mask_iou_pred.sum() * 0
-        return dict(loss_mask_iou=loss)
+            return dict(loss_mask_iou=mask_iou_pred.sum() * 0)
+        weight = target_bin_weights(
+            targets, self.target_bins) if self.target_bins else None
+        return dict(
+            loss_mask_iou=self.loss_iou(mask_iou_pred, targets, weight=weight))
 
-    def get_targets(self, sampling_results: List[SamplingResult],
+    def get_targets(self, scored: List[ScoredRoIs],
                     batch_gt_instances: InstanceList, mask_preds: Tensor,
                     mask_targets: Tensor,
                     rcnn_train_cfg: ConfigDict) -> Tensor:
-        """IoU of each positive's binarised mask with its whole instance.
+        """IoU of each scored RoI's binarised mask with its whole instance;
+        0 where it has none or the scored class is not the instance's.
 
         Args:
-            sampling_results (list[SamplingResult]): Per image.
+            scored (list[ScoredRoIs]): Per image, the N RoIs.
             batch_gt_instances (list[InstanceData]): Per image, with
                 ``masks``.
-            mask_preds (Tensor): (N, M, M) mask logits of the GT class.
-            mask_targets (Tensor): (N, M, M) binary GT masks in each RoI.
+            mask_preds (Tensor): (N, M, M) mask logits of the scored class.
+            mask_targets (Tensor): (N, M, M) binary masks of each RoI's
+                instance inside the RoI.
             rcnn_train_cfg (ConfigDict): With ``mask_thr_binary``.
 
         Returns:
             Tensor: (N, ) float32 targets in [0, 1].
         """
         ratios = [
-            area_ratios(res.pos_priors, res.pos_assigned_gt_inds, gt.masks)
-            for res, gt in zip(sampling_results, batch_gt_instances)
+            area_ratios(rois.boxes, rois.gt_inds.clamp(min=0), gt.masks)
+            if len(gt) else rois.boxes.new_zeros(len(rois.boxes))
+            for rois, gt in zip(scored, batch_gt_instances)
         ]
         ratios = torch.cat(ratios) if ratios else mask_preds.new_zeros(0)
         assert ratios.numel() == mask_targets.size(0), \
-            'one area ratio per positive RoI'
-        return mask_iou_targets(mask_preds, mask_targets,
+            'one area ratio per scored RoI'
+        ious = mask_iou_targets(mask_preds, mask_targets,
                                 ratios.to(mask_preds.device),
                                 rcnn_train_cfg.mask_thr_binary,
                                 self.thr_on_logits)
+        matches = torch.cat([rois.matches for rois in scored]) if scored \
+            else ious.new_zeros(0, dtype=bool)
+        return torch.where(matches, ious, ious.new_zeros(()))
 
     def predict_by_feat(self, mask_iou_preds: Sequence[Tensor],
                         results_list: InstanceList) -> InstanceList:

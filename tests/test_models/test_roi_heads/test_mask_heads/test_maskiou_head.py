@@ -1,6 +1,4 @@
 """MaskIoUHead: shapes, a hand-computed loss, fp32 loss under autocast."""
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import torch
@@ -10,6 +8,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 from ms_rcnn.models import MaskIoUHead
+from ms_rcnn.models.task_modules.scored_rois import ScoredRoIs
 
 
 @pytest.fixture(autouse=True)
@@ -26,9 +25,12 @@ def _case():
     """
     masks = np.zeros((1, 64, 64), np.uint8)
     masks[0, 16:48, 16:48] = 1
-    res = SimpleNamespace(
-        pos_priors=torch.tensor([[16., 16., 48., 48.], [16., 16., 48., 48.]]),
-        pos_assigned_gt_inds=torch.tensor([0, 0]))
+    res = ScoredRoIs(
+        boxes=torch.tensor([[16., 16., 48., 48.], [16., 16., 48., 48.]]),
+        is_pos=torch.tensor([True, True]),
+        gt_inds=torch.tensor([0, 0]),
+        labels=torch.tensor([0, 0]),
+        matches=torch.tensor([True, True]))
     gt = InstanceData(masks=BitmapMasks(masks, 64, 64))
     mask_targets = torch.ones(2, 28, 28)
     mask_preds = torch.full((2, 28, 28), -10.)
@@ -73,7 +75,7 @@ def test_loss_in_fp32_under_autocast(dtype):
     head = MaskIoUHead(num_classes=1)
     cfg = ConfigDict(mask_thr_binary=0.5)
     pred = torch.tensor([0.3, 0.9]).to(dtype)
-    with torch.autocast('cpu', dtype=torch.bfloat16):
+    with torch.autocast('cpu', dtype=dtype):
         out = head.loss_and_target(pred, mask_preds.to(dtype),
                                    mask_targets.to(dtype), [res], [gt], cfg)
     loss = out['loss_mask_iou']
