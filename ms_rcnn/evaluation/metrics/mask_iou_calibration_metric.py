@@ -38,6 +38,10 @@ def encode_masks(masks):
     # pycocotools wants (H, W, N) in Fortran order.
     return mask_util.encode(np.asfortranarray(masks.transpose(1, 2, 0)))
 
+# A detection whose mask overlaps a ground truth of its class by at least
+# this IoU is a true positive (COCO's loosest threshold).
+TP_IOU = 0.5
+
 
 @METRICS.register_module()
 class MaskIoUCalibrationMetric(BaseMetric):
@@ -57,9 +61,12 @@ class MaskIoUCalibrationMetric(BaseMetric):
     - ``pearson_cls_score_iou``, ``spearman_cls_score_iou``: the same for the
       box classification ``scores``;
     - ``mae_pred_iou``: mean ``|mask_score / score - actual IoU|``, the error
-      of the MaskIoU head's own prediction. NaN when no detection has
+      of the MaskIoU head's own prediction, and ``mae_pred_iou_tp``, the same
+      over the true positives (actual IoU >= 0.5). NaN when no detection has
       ``mask_scores`` (a plain Mask R-CNN), so that the keys are the same for
       every model;
+    - ``tp_iou_q1``, ``tp_iou_median``, ``tp_iou_q3``: quartiles of the
+      actual IoU of the true positives, how much mask quality varies;
     - ``segm_mAP_by_cls_score``, ``segm_mAP_by_mask_score``: COCO mask
       AP@[.5:.95] with the detections scored by either score;
     - ``num_preds``: detections counted (score >= ``score_thr``).
@@ -183,10 +190,19 @@ class MaskIoUCalibrationMetric(BaseMetric):
             # mask_score = score * predicted IoU; a tiny floor on the score
             # keeps a score of 0 (score_thr=0) from dividing by zero.
             pred_iou = mask_scores[has_mask_score] / np.maximum(s, 1e-12)
-            metrics['mae_pred_iou'] = float(
-                np.abs(pred_iou - ious[has_mask_score]).mean())
+            errors = np.abs(pred_iou - ious[has_mask_score])
+            tp = ious[has_mask_score] >= TP_IOU
+            metrics['mae_pred_iou'] = float(errors.mean())
+            metrics['mae_pred_iou_tp'] = float(
+                errors[tp].mean()) if tp.any() else float('nan')
         else:
-            metrics['mae_pred_iou'] = float('nan')
+            metrics['mae_pred_iou'] = metrics['mae_pred_iou_tp'] = float('nan')
+        tp_ious = ious[ious >= TP_IOU]
+        quartiles = np.quantile(tp_ious, [0.25, 0.5, 0.75]) if len(
+            tp_ious) else [float('nan')] * 3
+        for name, q in zip(('tp_iou_q1', 'tp_iou_median', 'tp_iou_q3'),
+                           quartiles):
+            metrics[name] = float(q)
 
         img_ids = sorted({res['img_id'] for res in results})
         for name, values in (('cls', scores), ('mask', mask_scores)):

@@ -117,6 +117,13 @@ def test_hand_computed_correlations_and_mae(ann_file):
         np.corrcoef(MASK_SCORES, IOUS)[0, 1])
     # |0.9-1| + |0.4-1/3| + |0.5-2/3| + 0.1 + 0.2 = 19/30, over 5.
     assert res['calib/mae_pred_iou'] == pytest.approx(19 / 150, abs=1e-6)
+    # True positives (IoU >= 0.5): the first and the third.
+    # (|0.9-1| + |0.5-2/3|) / 2 = (1/10 + 1/6) / 2 = 2/15.
+    assert res['calib/mae_pred_iou_tp'] == pytest.approx(2 / 15, abs=1e-6)
+    # Their IoUs (2/3, 1): numpy's linear quantiles 3/4, 5/6 and 11/12.
+    assert res['calib/tp_iou_q1'] == pytest.approx(2 / 3 + 1 / 12)
+    assert res['calib/tp_iou_median'] == pytest.approx(5 / 6)
+    assert res['calib/tp_iou_q3'] == pytest.approx(1 - 1 / 12)
 
 
 def test_mask_score_ranking_gives_higher_ap(ann_file):
@@ -222,6 +229,7 @@ def test_built_from_registry_with_prefix(ann_file):
             for k in res} == {
                 'pearson_mask_score_iou', 'spearman_mask_score_iou',
                 'pearson_cls_score_iou', 'spearman_cls_score_iou',
-                'mae_pred_iou', 'segm_mAP_by_cls_score',
+                'mae_pred_iou', 'mae_pred_iou_tp', 'tp_iou_q1',
+                'tp_iou_median', 'tp_iou_q3', 'segm_mAP_by_cls_score',
                 'segm_mAP_by_mask_score', 'num_preds'
             }
