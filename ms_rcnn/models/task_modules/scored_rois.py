@@ -42,7 +42,8 @@ def scored_rois(res: SamplingResult,
                 gt: InstanceData,
                 train_rois: str,
                 train_class: str,
-                pred_labels: Optional[Tensor] = None) -> ScoredRoIs:
+                pred_labels: Optional[Tensor] = None,
+                max_neg_ratio: Optional[float] = None) -> ScoredRoIs:
     """Which RoIs of one image the MaskIoU head trains on, and on which
     class's mask.
 
@@ -54,18 +55,25 @@ def scored_rois(res: SamplingResult,
         pred_labels (Tensor, optional): (n, ) the box head's predicted class
             of each sampled RoI, in ``res.priors`` order. Needed for
             ``train_class='pred'`` and for ``train_rois='all'``.
+        max_neg_ratio (float, optional): With ``'all'``, score at most this
+            many negatives per positive of the image: the first ones the
+            sampler drew (in random order, or all of them in proposal
+            order). None: every sampled negative.
     """
     num_pos = len(res.pos_priors)
     if train_rois == 'pos':
         boxes, gt_inds = res.pos_priors, res.pos_assigned_gt_inds
     else:
-        boxes = res.priors
-        overlaps = bbox_overlaps(res.neg_priors, get_box_tensor(gt.bboxes))
+        neg_priors = res.neg_priors
+        if max_neg_ratio is not None:
+            neg_priors = neg_priors[:int(max_neg_ratio * num_pos)]
+        boxes = torch.cat([res.pos_priors, neg_priors])
+        overlaps = bbox_overlaps(neg_priors, get_box_tensor(gt.bboxes))
         if overlaps.numel():
             best, neg_gt_inds = overlaps.max(dim=1)
             neg_gt_inds = torch.where(best > 0, neg_gt_inds, -1)
         else:
-            neg_gt_inds = overlaps.new_full((len(res.neg_priors), ), -1,
+            neg_gt_inds = overlaps.new_full((len(neg_priors), ), -1,
                                             dtype=torch.long)
         gt_inds = torch.cat([res.pos_assigned_gt_inds, neg_gt_inds])
     is_pos = torch.arange(len(boxes), device=boxes.device) < num_pos

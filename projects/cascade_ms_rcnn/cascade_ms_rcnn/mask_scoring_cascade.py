@@ -196,8 +196,9 @@ class MaskScoringCascadeMixin:
                                                   **kwargs)
         scored = [
             scored_rois(res, gt, iou_head.train_rois, iou_head.train_class,
-                        labels) for res, gt, labels in zip(
-                            sampling_results, batch_gt_instances, pred_labels)
+                        labels, iou_head.max_neg_ratio)
+            for res, gt, labels in zip(sampling_results, batch_gt_instances,
+                                       pred_labels)
         ]
         rois = bbox2roi([r.boxes for r in scored])
         labels = torch.cat([r.labels for r in scored])

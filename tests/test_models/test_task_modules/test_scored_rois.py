@@ -65,6 +65,17 @@ def test_all_rois_negatives_take_the_most_overlapping_instance(image):
     assert rois.matches.tolist() == [True, True, False]
 
 
+@pytest.mark.parametrize('ratio, num_negs', [(None, 2), (2.0, 2), (1.0, 1),
+                                             (0.5, 0)])
+def test_negatives_per_positive_are_capped(image, ratio, num_negs):
+    res, gt = image
+    rois = scored_rois(res, gt, 'all', 'gt', torch.tensor([1, 1, 2]), ratio)
+    # One positive: the first num_negs negatives in sampling order.
+    assert torch.equal(rois.boxes, res.priors[:1 + num_negs])
+    assert rois.gt_inds.tolist() == [0, 0, -1][:1 + num_negs]
+    assert rois.labels.tolist() == [1, 1, 2][:1 + num_negs]
+
+
 def test_predicted_class_other_than_the_instances_does_not_match(image):
     res, gt = image
     rois = scored_rois(res, gt, 'all', 'pred', torch.tensor([1, 2, 0]))

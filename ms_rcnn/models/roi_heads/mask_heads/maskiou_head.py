@@ -1,5 +1,5 @@
 """MaskIoU head: regresses the IoU of each predicted mask with its instance."""
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -51,6 +51,9 @@ class MaskIoUHead(BaseModule):
       not the instance's class, and counts in the loss. (With
       ``train_rois='all'`` and ``'gt'``, RoIs that overlap no instance are
       scored on the predicted class.)
+    * ``max_neg_ratio=r``: with ``'all'``, at most ``r`` negatives per
+      positive of the image (the first the sampler drew), which bounds the
+      extra cost of scoring negatives and their share of the loss;
     * ``target_bins=K``: most RoIs of ``'all'`` have targets near 0 and
       would pull every prediction towards 0. Each RoI's squared error is
       weighted by the inverse of how many RoIs of the batch have a target
@@ -73,6 +76,9 @@ class MaskIoUHead(BaseModule):
             at test time. Defaults to False.
         train_rois (str): ``'pos'`` or ``'all'``. Defaults to ``'pos'``.
         train_class (str): ``'gt'`` or ``'pred'``. Defaults to ``'gt'``.
+        max_neg_ratio (float, optional): Negatives per positive with
+            ``train_rois='all'``; None: all sampled negatives. Defaults to
+            None.
         target_bins (int): Bins of the target weighting; 0 weighs every RoI
             alike. Defaults to 0.
         init_cfg (dict | list[dict], optional): Initialisation config.
@@ -91,6 +97,7 @@ class MaskIoUHead(BaseModule):
                  overwrite_scores: bool = False,
                  train_rois: str = 'pos',
                  train_class: str = 'gt',
+                 max_neg_ratio: Optional[float] = None,
                  target_bins: int = 0,
                  init_cfg: OptMultiConfig = [
                      dict(type='Kaiming', override=dict(name='convs')),
@@ -115,6 +122,7 @@ class MaskIoUHead(BaseModule):
                              f'{target_bins}')
         self.train_rois = train_rois
         self.train_class = train_class
+        self.max_neg_ratio = max_neg_ratio
         self.target_bins = target_bins
 
         # +1 input channel: the pooled predicted mask.
