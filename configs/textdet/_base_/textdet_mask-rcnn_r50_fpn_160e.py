@@ -34,7 +34,11 @@ default_hooks = dict(
         type='SafeCheckpointHook',  # atomic, with the RNG state
         interval=20,
         max_keep_ckpts=3))
-custom_hooks = [dict(type='NonFiniteLossHook')]
+# Each skipped training sample is logged, and their count per epoch.
+custom_hooks = [
+    dict(type='NonFiniteLossHook'),
+    dict(type='SkippedSampleHook')
+]
 # The loops build the evaluators: in mmdet's scope (from the mmdet:: base)
 # they would not find HmeanIoUMetric.
 val_cfg = dict(_scope_='ms_rcnn')

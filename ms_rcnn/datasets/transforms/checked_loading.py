@@ -16,7 +16,7 @@ pipelines: a test-mode dataset must not drop images (mmengine raises on
 A skipped sample (and a dropped instance) is also logged as a warning
 through mmengine's current logger, so that it reaches the run's log file in
 ``work_dir`` even when Python's warnings are ignored. mmengine's logger
-prints a repeated warning once; :class:`SkippedSampleHook` logs how many
+prints a repeated warning once; :class:`~ms_rcnn.engine.hooks.SkippedSampleHook` logs how many
 samples were skipped in each epoch::
 
     custom_hooks = [dict(type='SkippedSampleHook')]
@@ -37,10 +37,9 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 from mmengine import fileio
-from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
-from ms_rcnn.registry import HOOKS, TRANSFORMS
+from ms_rcnn.registry import TRANSFORMS
 from ms_rcnn.utils.data_check import DataWarning
 
 # The last bytes of a complete file: JPEG's end-of-image marker and PNG's
@@ -259,20 +258,3 @@ def skip_counters(obj) -> List[SkipCounter]:
                 counters += skip_counters(item)
     return counters
 
-
-@HOOKS.register_module()
-class SkippedSampleHook(Hook):
-    """Log how many training samples the checked transforms skipped in each
-    epoch (with an iteration-based loop: in the whole run).
-
-    Each skipped file is named in the log when it is skipped; mmengine's
-    logger prints a repeated line once, the count counts every skip.
-    """
-
-    def after_train_epoch(self, runner) -> None:
-        count = sum(c.pop()
-                    for c in skip_counters(runner.train_dataloader.dataset))
-        print_log(
-            f'epoch {runner.epoch + 1}: {count} training sample(s) skipped',
-            logger='current',
-            level=logging.WARNING if count else logging.INFO)

@@ -54,4 +54,8 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
 default_hooks = dict(
     checkpoint=dict(_scope_='ms_rcnn', type='SafeCheckpointHook'))
-custom_hooks = [dict(type='NonFiniteLossHook')]
+# Each skipped training sample is logged, and their count per epoch.
+custom_hooks = [
+    dict(type='NonFiniteLossHook'),
+    dict(type='SkippedSampleHook')
+]
