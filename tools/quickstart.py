@@ -28,6 +28,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from ms_rcnn import register_all_modules
+from ms_rcnn.visualization import MaskScoringVisualizer
 from ms_rcnn.datasets.shapes import ensure_shapes_dataset
 
 CONFIG_DIR = osp.join(
@@ -36,6 +37,11 @@ CONFIG_DIR = osp.join(
 MODELS = {
     'ms-rcnn': osp.join(CONFIG_DIR, 'ms-rcnn_quickstart.py'),
     'mask-rcnn': osp.join(CONFIG_DIR, 'mask-rcnn_quickstart.py'),
+}
+# The title of each model's row in vis/comparison.png.
+TITLES = {
+    'ms-rcnn': 'MS R-CNN (class: class score, mask: mask score)',
+    'mask-rcnn': 'Mask R-CNN (class: class score)',
 }
 # Metrics copied to summary.json: CocoMetric's under coco/, the mask-score
 # calibration under calib/.
@@ -70,7 +76,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--vis-score-thr',
         type=float,
-        default=0.3,
+        default=0.5,
         help='class score below which detections are not drawn')
     args = parser.parse_args(argv)
     if args.num_vis < 0:
@@ -133,68 +139,43 @@ def summarize(metrics, train_seconds, eval_seconds):
     return out
 
 
-def draw_predictions(img, pred, classes, score_thr, scale=3):
-    """Draw masks, boxes and ``class score/mask score`` labels.
-
-    Args:
-        img (np.ndarray): (H, W, 3) uint8 BGR image.
-        pred (InstanceData): ``masks`` (N, H, W), ``bboxes`` (N, 4),
-            ``labels`` and ``scores`` (N, ), optionally ``mask_scores``.
-        classes (Sequence[str]): class names by label.
-        score_thr (float): detections with a lower class score are skipped.
-        scale (int): upscaling of the 128 px images, so that text is legible.
-
-    Returns:
-        np.ndarray: (scale * H, scale * W, 3) uint8 BGR image.
-    """
-    out = cv2.resize(
-        img, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-    pred = pred[pred.scores >= score_thr]
-    masks = pred.masks.numpy().astype(np.uint8)
-    mask_scores = pred.get('mask_scores')
-    rng = np.random.default_rng(0)  # the same colours in every picture
-    for i in range(len(pred)):
-        color = rng.integers(64, 256, size=3)
-        mask = cv2.resize(
-            masks[i], out.shape[1::-1], interpolation=cv2.INTER_NEAREST)
-        out[mask > 0] = 0.5 * out[mask > 0] + 0.5 * color
-        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL,
-                                       cv2.CHAIN_APPROX_SIMPLE)
-        cv2.drawContours(out, contours, -1, color.tolist(), 1)
-        text = f'{classes[int(pred.labels[i])]} {float(pred.scores[i]):.2f}'
-        if mask_scores is not None:
-            text += f' m{float(mask_scores[i]):.2f}'
-        # The label sits on the box's top-left corner, inside the image.
-        x1, y1 = (pred.bboxes[i, :2] * scale).int().tolist()
-        (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
-        x1, y1 = min(x1, out.shape[1] - w), max(y1, h + 2)
-        cv2.rectangle(out, (x1, y1 - h - 2), (x1 + w, y1), color.tolist(), -1)
-        cv2.putText(out, text, (x1, y1 - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                    (0, 0, 0), 1, cv2.LINE_AA)
-    return out
-
-
 @torch.no_grad()
-def visualize(runner, name, indices, vis_dir, score_thr):
-    """Draw the predictions of ``runner``'s model on validation images.
+def visualize(runner, name, indices, vis_dir, score_thr, scale=3):
+    """Draw the predictions of ``runner``'s model on validation images with
+    :class:`MaskScoringVisualizer` (``class: score``, and ``mask: mask
+    score`` for MS R-CNN), upscaled ``scale`` times so that the text is
+    legible on 128 px images.
 
     Returns:
-        list[np.ndarray]: the drawn images, also written to
-        ``vis_dir/{name}_{img_id}.png``.
+        np.ndarray: (H', W', 3) uint8 BGR row of the drawn images under a
+        title naming the model, also written to ``vis_dir/{name}.png``.
     """
     dataset = runner.val_dataloader.dataset
-    classes = dataset.metainfo['classes']
+    visualizer = MaskScoringVisualizer(name=f'quickstart_{name}')
+    visualizer.dataset_meta = dataset.metainfo
     runner.model.eval()
     drawn = []
     for i in indices:
         sample = runner.model.test_step(pseudo_collate([dataset[i]]))[0]
-        img = cv2.imread(sample.img_path)
-        drawn.append(
-            draw_predictions(img, sample.pred_instances.cpu(), classes,
-                             score_thr))
-        cv2.imwrite(
-            osp.join(vis_dir, f'{name}_{sample.img_id:06d}.png'), drawn[-1])
-    return drawn
+        pred = sample.pred_instances.cpu()
+        pred = pred[pred.scores >= score_thr]
+        pred.bboxes = pred.bboxes * scale
+        pred.masks = pred.masks.repeat_interleave(scale, 1).repeat_interleave(
+            scale, 2)
+        sample.pred_instances = pred
+        img = cv2.imread(sample.img_path)[..., ::-1]  # the visualizer: RGB
+        img = cv2.resize(
+            img, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+        visualizer.add_datasample(
+            name, img, sample, draw_gt=False, pred_score_thr=0)
+        drawn.append(visualizer.get_image()[..., ::-1])
+    row = np.concatenate(drawn, axis=1)
+    title = np.full((24, row.shape[1], 3), 255, np.uint8)
+    cv2.putText(title, TITLES[name], (4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.55,
+                (0, 0, 0), 1, cv2.LINE_AA)
+    row = np.concatenate([title, row])
+    cv2.imwrite(osp.join(vis_dir, f'{name}.png'), row)
+    return row
 
 
 def main(argv=None):
@@ -213,13 +194,13 @@ def main(argv=None):
         runner, metrics, train_s, eval_s = train_and_evaluate(cfg)
         summary[name] = summarize(metrics, train_s, eval_s)
         indices = range(min(args.num_vis, len(runner.val_dataloader.dataset)))
-        rows.append(
-            visualize(runner, name, indices, vis_dir, args.vis_score_thr))
-    # One picture to compare: a row of validation images per model.
+        if args.num_vis:
+            rows.append(
+                visualize(runner, name, indices, vis_dir,
+                          args.vis_score_thr))
+    # One picture to compare: a titled row of validation images per model.
     if args.num_vis:
-        cv2.imwrite(
-            osp.join(vis_dir, 'comparison.png'),
-            np.concatenate([np.concatenate(r, axis=1) for r in rows]))
+        cv2.imwrite(osp.join(vis_dir, 'comparison.png'), np.concatenate(rows))
 
     summary_file = osp.join(args.work_dir, 'summary.json')
     with open(summary_file, 'w') as f:

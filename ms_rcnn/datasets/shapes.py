@@ -1,10 +1,12 @@
 """A small synthetic instance-segmentation dataset in COCO format.
 
-Each image (default 128x128) shows 1..6 shapes of five classes, some with thin
-parts, on a textured background. Shapes drawn later occlude earlier ones; an
-annotation is the *visible* part, read from a rendered instance-id map. Blurred
-edges and low-contrast shapes make mask quality vary, which is what a
-mask-scoring model has to predict. Each image draws from its own random
+Each image (default 128x128) shows 1..4 shapes of three classes (ellipses,
+triangles from equilateral to thin, and crosses of thin bars) on a textured
+background. Shapes drawn later occlude earlier ones; an annotation is the
+*visible* part, read from a rendered instance-id map. Occlusion, thin parts,
+blurred edges and low-contrast shapes make mask quality vary, which is what a
+mask-scoring model has to predict; every annotated shape stays visible (a
+minimum contrast with the background and a minimum visible area). Each image draws from its own random
 generator seeded with ``(seed, split, index)``: the same seed gives
 byte-identical PNGs and JSON.
 """
@@ -15,10 +17,20 @@ import os.path as osp
 import cv2
 import numpy as np
 
-CLASSES = ('ellipse', 'box', 'triangle', 'arc', 'cross')
+CLASSES = ('ellipse', 'triangle', 'cross')
 SPLITS = ('train', 'val')
-# Instances whose visible part has fewer pixels are erased from the image.
-MIN_VISIBLE_AREA = 30
+# Instances whose visible part has fewer pixels are erased from the image:
+# a sliver of an occluded shape tells nothing of its class.
+MIN_VISIBLE_AREA = 100
+# Shape radius as a fraction of the image side.
+RADIUS = (0.12, 0.35)
+# Ranges of the texture contrast of the background and of the shapes.
+BG_TEXTURE = (10, 60)
+SHAPE_TEXTURE = (5, 30)
+# This share of the shapes gets a colour at a distance in LOW_CONTRAST from
+# the background's (RGB, 0..255); the others are farther from it.
+LOW_CONTRAST_SHARE = 0.25
+LOW_CONTRAST = (30, 60)
 
 
 def _rotated_box(center, size, angle):
@@ -39,17 +51,14 @@ def draw_shape(rng, label, img_size):
         may be cut by the image border.
     """
     mask = np.zeros((img_size, img_size), np.uint8)
-    # Radius between 6 % and 30 % of the image, centre anywhere inside it.
-    r = rng.uniform(0.06, 0.3) * img_size
+    # Radius between 12 % and 35 % of the image, centre anywhere inside it.
+    r = rng.uniform(*RADIUS) * img_size
     cx, cy = rng.uniform(0, img_size, size=2)
     angle = rng.uniform(0, 360)
     name = CLASSES[label]
     if name == 'ellipse':
         axes = (round(r), round(r * rng.uniform(0.4, 1.0)))
         cv2.ellipse(mask, (round(cx), round(cy)), axes, angle, 0, 360, 1, -1)
-    elif name == 'box':
-        size = (2 * r, 2 * r * rng.uniform(0.3, 1.0))
-        cv2.fillPoly(mask, [_rotated_box((cx, cy), size, angle)], 1)
     elif name == 'triangle':
         # Vertices near a circle, one random gap per vertex: from equilateral
         # to long, thin triangles.
@@ -59,14 +68,6 @@ def draw_shape(rng, label, img_size):
         pts = np.stack(
             [cx + radii * np.cos(thetas), cy + radii * np.sin(thetas)], axis=1)
         cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 1)
-    elif name == 'arc':
-        # A thick open ring: thin, curved, and never closed, so its visible
-        # part has no hole that a COCO polygon could not represent.
-        sweep = rng.uniform(150, 290)
-        thickness = int(rng.integers(3, 8))
-        r = max(r, 2 * thickness)
-        cv2.ellipse(mask, (round(cx), round(cy)), (round(r), round(r)), angle,
-                    0, sweep, 1, thickness)
     else:  # cross: two thin perpendicular bars; a cross, T or L
         width = rng.uniform(3, 8)
         length2 = 2 * r * rng.uniform(0.5, 1)
@@ -91,21 +92,23 @@ def _has_hole(mask):
     return hierarchy is not None and bool((hierarchy[0, :, 3] >= 0).any())
 
 
-def layout_instances(rng, img_size, max_instances=6, max_tries=20):
+def layout_instances(rng, img_size, max_instances=4, max_tries=20):
     """Place 1..``max_instances`` shapes, later ones on top.
 
     A candidate shape is rejected when it is too small inside the image or
     when it would punch a hole into the visible part of an earlier one.
 
     Returns:
-        tuple[np.ndarray, list[int]]: the instance-id map (H, W) int32, where
-        0 is background and ``k + 1`` marks the visible pixels of instance k,
-        and the class label of each instance. Instances whose visible area
-        ended below :data:`MIN_VISIBLE_AREA` are erased (set to 0) and
-        dropped, so every id in the map has a label.
+        tuple[np.ndarray, list[int], list[int]]: the instance-id map (H, W)
+        int32, where 0 is background and ``k + 1`` marks the visible pixels
+        of instance k; the class label of each instance; and the area of
+        each instance's whole shape inside the image (its visible area where
+        nothing occludes it). Instances whose visible area ended below
+        :data:`MIN_VISIBLE_AREA` are erased (set to 0) and dropped, so every
+        id in the map has a label.
     """
     id_map = np.zeros((img_size, img_size), np.int32)
-    labels = []
+    labels, full_areas = [], []
     for _ in range(int(rng.integers(1, max_instances + 1))):
         for _ in range(max_tries):
             label = int(rng.integers(len(CLASSES)))
@@ -119,16 +122,18 @@ def layout_instances(rng, img_size, max_instances=6, max_tries=20):
                     for k in range(len(labels))):
                 id_map = candidate
                 labels.append(label)
+                full_areas.append(int(shape.sum()))
                 break
-    kept = []
-    for k, label in enumerate(labels):
+    kept, kept_areas = [], []
+    for k, (label, area) in enumerate(zip(labels, full_areas)):
         visible = id_map == k + 1
         if visible.sum() < MIN_VISIBLE_AREA:
             id_map[visible] = 0
         else:
             id_map[visible] = len(kept) + 1
             kept.append(label)
-    return id_map, kept
+            kept_areas.append(area)
+    return id_map, kept, kept_areas
 
 
 def _texture(rng, img_size, base, contrast):
@@ -147,6 +152,21 @@ def _texture(rng, img_size, base, contrast):
     return img.astype(np.float32)
 
 
+def _shape_color(rng, background, min_dist, max_dist):
+    """A colour whose distance to ``background`` (both (3, ) in 0..255) lies
+    in [min_dist, max_dist]: a random direction from the background, pulled
+    back inside the 0..255 cube."""
+    for _ in range(50):
+        direction = rng.normal(size=3)
+        direction /= np.linalg.norm(direction)
+        color = background + rng.uniform(min_dist, max_dist) * direction
+        if ((color >= 0) & (color <= 255)).all():
+            return color
+    # Rare: a background near a corner of the cube; the opposite corner is
+    # far enough from it.
+    return np.where(background > 127.5, 0., 255.)
+
+
 def render_image(rng, id_map):
     """Paint the instances of an id map over a textured background.
 
@@ -159,15 +179,17 @@ def render_image(rng, id_map):
     """
     size = id_map.shape[0]
     background = rng.uniform(40, 215, size=3)
-    img = _texture(rng, size, background, rng.uniform(10, 60))
+    img = _texture(rng, size, background, rng.uniform(BG_TEXTURE[0], BG_TEXTURE[1]))
     for k in range(1, id_map.max() + 1):
         # Some shapes get a colour close to the background: low contrast
-        # makes their masks harder and their quality more variable.
-        if rng.uniform() < 0.25:
-            color = background + rng.normal(0, 25, size=3)
+        # makes their edges harder to find and their masks' quality more
+        # variable. Never closer than LOW_CONTRAST[0]: a shape that cannot
+        # be seen teaches nothing and caps every model's AP.
+        if rng.uniform() < LOW_CONTRAST_SHARE:
+            color = _shape_color(rng, background, *LOW_CONTRAST)
         else:
-            color = rng.uniform(0, 255, size=3)
-        shape_tex = _texture(rng, size, color, rng.uniform(5, 30))
+            color = _shape_color(rng, background, LOW_CONTRAST[1], 300)
+        shape_tex = _texture(rng, size, color, rng.uniform(SHAPE_TEXTURE[0], SHAPE_TEXTURE[1]))
         img[id_map == k] = shape_tex[id_map == k]
     # Soft edges, then sensor-like noise on top.
     img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.2))
@@ -201,7 +223,8 @@ def make_split(out_dir, split, params):
     for index in range(params[f'num_{split}']):
         rng = np.random.default_rng(
             [params['seed'], SPLITS.index(split), index])
-        id_map, labels = layout_instances(rng, size, params['max_instances'])
+        id_map, labels, _ = layout_instances(rng, size,
+                                             params['max_instances'])
         name = f'{split}_{index:06d}.png'
         ok, png = cv2.imencode('.png', render_image(rng, id_map))
         assert ok, f'cv2 failed to encode {name}'
@@ -248,10 +271,10 @@ def _is_complete(paths, params):
 
 def generate_shapes_dataset(out_dir,
                             seed=0,
-                            num_train=200,
-                            num_val=50,
+                            num_train=1000,
+                            num_val=200,
                             img_size=128,
-                            max_instances=6,
+                            max_instances=4,
                             skip_existing=False):
     """Write ``out_dir/images/*.png`` and
     ``out_dir/annotations/{train,val}.json``.

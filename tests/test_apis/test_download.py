@@ -240,7 +240,7 @@ def _cli(*args):
         [sys.executable, str(CLI), *map(str, args)],
         capture_output=True,
         text=True,
-        timeout=30)
+        timeout=120)
 
 
 def test_cli(server, tmp_path):
@@ -264,7 +264,7 @@ def test_module_does_not_import_torch():
     out = subprocess.run([sys.executable, '-c', code],
                          capture_output=True,
                          text=True,
-                         timeout=30,
+                         timeout=120,
                          cwd=ROOT)
     assert out.stdout.strip() == '[]', out.stderr
 

@@ -155,4 +155,7 @@ def test_coco_training_skips_bad_samples_by_name():
     hook = HOOKS.build(cfg.default_hooks.checkpoint)
     assert type(hook).__name__ == 'SafeCheckpointHook'
     assert hook.interval == 1
-    assert cfg.custom_hooks == [dict(type='NonFiniteLossHook')]
+    assert cfg.custom_hooks == [
+        dict(type='NonFiniteLossHook'),
+        dict(type='SkippedSampleHook')
+    ]

@@ -73,7 +73,10 @@ def test_text_configs_follow_the_recipe(name):
     # Bad training images are skipped, naming the file.
     assert cfg.train_pipeline[0].type == 'CheckedLoadImageFromFile'
     assert cfg.default_hooks.checkpoint.type == 'SafeCheckpointHook'
-    assert cfg.custom_hooks == [dict(type='NonFiniteLossHook')]
+    assert cfg.custom_hooks == [
+        dict(type='NonFiniteLossHook'),
+        dict(type='SkippedSampleHook')
+    ]
     if name.startswith('ms-rcnn'):
         assert cfg.model.type == 'MaskScoringRCNN'
         assert cfg.model._scope_ == 'ms_rcnn'

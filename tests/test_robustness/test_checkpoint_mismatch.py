@@ -24,22 +24,22 @@ def _build(name, **bbox_and_mask):
 
 
 def test_other_num_classes_names_every_differing_parameter_once(log_records):
-    model = _build('ms-rcnn_quickstart.py')  # 5 classes
-    other = _build('ms-rcnn_quickstart.py', num_classes=3).state_dict()
+    model = _build('ms-rcnn_quickstart.py')  # 3 classes
+    other = _build('ms-rcnn_quickstart.py', num_classes=5).state_dict()
     log_records.clear()
     load_state_dict(model, other, strict=False, logger='current')
     # mmengine names each one with both shapes; the detector adds nothing.
     said, = [r for r in log_records if 'mismatch' in r]
     differing = {
-        'roi_head.bbox_head.fc_cls.weight': ((4, 256), (6, 256)),
-        'roi_head.bbox_head.fc_cls.bias': ((4, ), (6, )),
-        'roi_head.bbox_head.fc_reg.weight': ((12, 256), (20, 256)),
-        'roi_head.bbox_head.fc_reg.bias': ((12, ), (20, )),
+        'roi_head.bbox_head.fc_cls.weight': ((6, 256), (4, 256)),
+        'roi_head.bbox_head.fc_cls.bias': ((6, ), (4, )),
+        'roi_head.bbox_head.fc_reg.weight': ((20, 256), (12, 256)),
+        'roi_head.bbox_head.fc_reg.bias': ((20, ), (12, )),
         'roi_head.mask_head.conv_logits.weight':
-        ((3, 64, 1, 1), (5, 64, 1, 1)),
-        'roi_head.mask_head.conv_logits.bias': ((3, ), (5, )),
-        'roi_head.mask_iou_head.fc_mask_iou.weight': ((3, 256), (5, 256)),
-        'roi_head.mask_iou_head.fc_mask_iou.bias': ((3, ), (5, )),
+        ((5, 64, 1, 1), (3, 64, 1, 1)),
+        'roi_head.mask_head.conv_logits.bias': ((5, ), (3, )),
+        'roi_head.mask_iou_head.fc_mask_iou.weight': ((5, 256), (3, 256)),
+        'roi_head.mask_iou_head.fc_mask_iou.bias': ((5, ), (3, )),
     }
     lines = [line for line in said.splitlines() if 'mismatch' in line]
     assert lines == [

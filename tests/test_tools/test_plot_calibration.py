@@ -102,3 +102,14 @@ def test_plot_without_mask_scores(files, tmp_path):
     stats = tool.plot_calibration(matched, out)
     assert 'reliability' not in stats and osp.isfile(out)
     assert stats['spearman_mask_score_iou'] == pytest.approx(1.0)
+
+
+def test_one_row_per_prediction_file(files, tmp_path):
+    pkl, ann_file = files
+    out = str(tmp_path / 'two.png')
+    tool = load_tool()
+    stats = tool.main([pkl, pkl, ann_file, '--out', out, '--labels', 'a', 'b'])
+    assert len(stats) == 2 and stats[0]['num_preds'] == stats[1]['num_preds']
+    assert cv2.imread(out).shape == (1000, 1500, 3)
+    with pytest.raises(SystemExit, match='2 prediction files but 1 labels'):
+        tool.main([pkl, pkl, ann_file, '--out', out, '--labels', 'a'])

@@ -6,6 +6,9 @@ Example::
     python tools/analysis_tools/plot_calibration.py results.pkl \\
         data/shapes/annotations/val.json --out calibration.png
 
+Several prediction files of the same test set (``a.pkl b.pkl ANN --labels A
+B``) give one row of panels each, to compare models.
+
 Left: detections binned by predicted IoU (``mask_score / score``), mean actual
 mask IoU per bin against the diagonal of perfect calibration. Middle and
 right: class score and mask score of every detection against its actual IoU
@@ -32,8 +35,11 @@ from ms_rcnn.evaluation.metrics import MaskIoUCalibrationMetric  # noqa: E402
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('pkl', help='predictions written by test.py --out')
+    parser.add_argument(
+        'pkl', nargs='+', help='predictions written by test.py --out')
     parser.add_argument('ann_file', help='COCO annotations of the test set')
+    parser.add_argument(
+        '--labels', nargs='+', help='a title for each prediction file')
     parser.add_argument('--out', default='calibration.png', help='PNG path')
     parser.add_argument('--num-bins', type=int, default=10)
     parser.add_argument('--score-thr', type=float, default=0.05)
@@ -65,8 +71,33 @@ def match_predictions(results, ann_file, score_thr=0.05, classes=None):
     return metric.match(metric.results)
 
 
-def plot_calibration(matched, out, num_bins=10):
-    """Draw the three panels into ``out`` and return the summary numbers."""
+def plot_calibration(matched, out, num_bins=10, labels=None):
+    """Draw three panels per model into ``out``, one row each.
+
+    Args:
+        matched (dict | list[dict]): :func:`match_predictions` of one model
+            or of several.
+        labels (list[str], optional): row titles.
+
+    Returns:
+        dict | list[dict]: the summary numbers of each model.
+    """
+    rows = [matched] if isinstance(matched, dict) else matched
+    fig, axes = plt.subplots(
+        len(rows), 3, figsize=(15, 5 * len(rows)), squeeze=False,
+        constrained_layout=True)
+    stats = [
+        _plot_row(m, row_axes, num_bins, label)
+        for m, row_axes, label in zip(rows, axes, labels or [None] * len(rows))
+    ]
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return stats[0] if isinstance(matched, dict) else stats
+
+
+def _plot_row(matched, axes, num_bins, label):
+    """The reliability panel and the two score panels of one model."""
     ious = matched['ious']
     has_ms = matched['has_mask_score']
     stats = dict(
@@ -75,7 +106,6 @@ def plot_calibration(matched, out, num_bins=10):
         spearman_cls_score_iou=spearman(matched['scores'], ious),
         pearson_mask_score_iou=pearson(matched['mask_scores'], ious),
         spearman_mask_score_iou=spearman(matched['mask_scores'], ious))
-    fig, axes = plt.subplots(1, 3, figsize=(15, 5), constrained_layout=True)
 
     ax = axes[0]
     ax.plot([0, 1], [0, 1], 'k--', lw=1, label='perfect calibration')
@@ -112,7 +142,7 @@ def plot_calibration(matched, out, num_bins=10):
         ylim=(0, 1),
         xlabel='predicted IoU (mask / cls score)',
         ylabel='mean actual mask IoU',
-        title='reliability (count per bin)')
+        title=(f'{label}: ' if label else '') + 'reliability (count per bin)')
     ax.legend(loc='upper left')
 
     for ax, key, name, color in ((axes[1], 'scores', 'cls', 'C0'),
@@ -128,25 +158,28 @@ def plot_calibration(matched, out, num_bins=10):
             f'{stats[f"spearman_{name}_score_iou"]:.3f}')
     if not has_ms.any():
         axes[2].set_title('mask score = cls score (no mask_scores)')
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
     return stats
 
 
 def main(argv=None):
     args = parse_args(argv)
-    results = mmengine.load(args.pkl)
-    matched = match_predictions(results, args.ann_file, args.score_thr,
-                                args.classes)
-    stats = plot_calibration(matched, args.out, args.num_bins)
-    print_log(
-        ', '.join(f'{k}={v:.4f}'
-                  for k, v in stats.items() if isinstance(v, float)) +
-        f', num_preds={stats["num_preds"]}'
-        f' -> {args.out}',
-        logger='current')
-    return stats
+    if args.labels and len(args.labels) != len(args.pkl):
+        raise SystemExit(f'error: {len(args.pkl)} prediction files but '
+                         f'{len(args.labels)} labels')
+    matched = [
+        match_predictions(
+            mmengine.load(pkl), args.ann_file, args.score_thr, args.classes)
+        for pkl in args.pkl
+    ]
+    stats = plot_calibration(matched, args.out, args.num_bins, args.labels)
+    for pkl, row in zip(args.pkl, stats):
+        print_log(
+            f'{pkl}: ' + ', '.join(f'{k}={v:.4f}'
+                                   for k, v in row.items()
+                                   if isinstance(v, float)) +
+            f', num_preds={row["num_preds"]} -> {args.out}',
+            logger='current')
+    return stats[0] if len(stats) == 1 else stats
 
 
 if __name__ == '__main__':

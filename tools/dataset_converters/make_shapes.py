@@ -21,12 +21,12 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out-dir', required=True, help='output folder')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--num-train', type=int, default=200)
-    parser.add_argument('--num-val', type=int, default=50)
+    parser.add_argument('--num-train', type=int, default=1000)
+    parser.add_argument('--num-val', type=int, default=200)
     parser.add_argument(
         '--img-size', type=int, default=128, help='side of square images')
     parser.add_argument(
-        '--max-instances', type=int, default=6, help='shapes per image, 1..N')
+        '--max-instances', type=int, default=4, help='shapes per image, 1..N')
     args = parser.parse_args(argv)
     for name in ('num_train', 'num_val', 'img_size', 'max_instances'):
         if getattr(args, name) < 1:

@@ -11,12 +11,17 @@ custom_imports = dict(
 
 
 def stage_bbox_head(target_stds):
-    # The quick start's box head (256-wide fcs) with mmdet's cascade
-    # settings: class-agnostic regression, smooth L1, per-stage target stds.
+    # The quick start's box head (one GN conv, one 256-wide fc) with mmdet's
+    # cascade settings: class-agnostic regression, smooth L1, per-stage
+    # target stds.
     return dict(
-        type='Shared2FCBBoxHead',
+        type='ConvFCBBoxHead',
+        num_shared_convs=1,
+        num_shared_fcs=1,
         in_channels={{_base_.channels}},
+        conv_out_channels={{_base_.channels}},
         fc_out_channels=256,
+        norm_cfg={{_base_.norm_cfg}},
         roi_feat_size=7,
         num_classes={{_base_.num_classes}},
         bbox_coder=dict(
@@ -31,7 +36,7 @@ def stage_bbox_head(target_stds):
 
 def stage_train_cfg(iou_thr):
     # mmdet's cascade assigners (IoU 0.5, 0.6, 0.7) with the quick start's
-    # sampler: 64 RoIs per image, up to 16 positives.
+    # sampler: 32 RoIs per image, up to half of them positive.
     return dict(
         assigner=dict(
             type='MaxIoUAssigner',
@@ -42,8 +47,8 @@ def stage_train_cfg(iou_thr):
             ignore_iof_thr=-1),
         sampler=dict(
             type='RandomSampler',
-            num=64,
-            pos_fraction=0.25,
+            num=32,
+            pos_fraction=0.5,
             neg_pos_ub=-1,
             add_gt_as_proposals=True),
         mask_size=28,
@@ -62,8 +67,8 @@ model = dict(
             stage_bbox_head([0.05, 0.05, 0.1, 0.1]),
             stage_bbox_head([0.033, 0.033, 0.067, 0.067]),
         ]),
-    # The base's bbox and mask RoI extractors and its FCNMaskHead (2 convs,
-    # 64 channels) are kept; the cascade builds one of each per stage.
+    # The base's bbox and mask RoI extractors and its FCNMaskHead (2 GN
+    # convs, 64 channels) are kept; the cascade builds one of each per stage.
     train_cfg=dict(
         rcnn=[stage_train_cfg(0.5),
               stage_train_cfg(0.6),

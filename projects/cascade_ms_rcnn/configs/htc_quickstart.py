@@ -7,8 +7,8 @@ _base_ = './cascade-mask-rcnn_quickstart.py'
 
 
 def stage_mask_head(with_conv_res=True):
-    # The quick start's mask head (2 convs, 64 channels); the first stage has
-    # no earlier mask features to add.
+    # The quick start's mask head (2 GN convs, 64 channels); the first stage
+    # has no earlier mask features to add.
     return dict(
         type='HTCMaskHead',
         with_conv_res=with_conv_res,
@@ -16,6 +16,7 @@ def stage_mask_head(with_conv_res=True):
         in_channels={{_base_.channels}},
         conv_out_channels={{_base_.channels}},
         num_classes={{_base_.num_classes}},
+        norm_cfg={{_base_.norm_cfg}},
         loss_mask=dict(
             type='CrossEntropyLoss', use_mask=True, loss_weight=1.0))
 

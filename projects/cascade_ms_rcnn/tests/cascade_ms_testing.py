@@ -19,7 +19,7 @@ TWINS = {
     'cascade-ms-rcnn_quickstart.py': 'cascade-mask-rcnn_quickstart.py',
     'htc-ms_quickstart.py': 'htc_quickstart.py',
 }
-NUM_CLASSES = 5
+NUM_CLASSES = 3
 
 
 def load_cfg(name: str) -> Config:

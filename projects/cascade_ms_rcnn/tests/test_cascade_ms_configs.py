@@ -75,11 +75,11 @@ def test_quickstart_twins_differ_only_in_the_maskiou_head(
     roi = twin.model.roi_head.mask_roi_extractor
     assert iou_head['roi_feat_size'] == roi.roi_layer.output_size == 14
     assert iou_head['in_channels'] == roi.out_channels == 64
-    assert iou_head['num_classes'] == 5
-    # The quick start's sizes: thin backbone, 64 RoIs per image and stage.
+    assert iou_head['num_classes'] == 3
+    # The quick start's sizes: thin backbone, 32 RoIs per image and stage.
     assert twin.model.backbone == core.model.backbone
     assert [s['sampler']['num'] for s in model['train_cfg']['rcnn']
-            ] == [64] * 3
+            ] == [32] * 3
 
 
 @pytest.mark.parametrize('ours,base,ms_types,mmdet_types', COCO)

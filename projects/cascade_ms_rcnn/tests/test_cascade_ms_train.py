@@ -25,27 +25,27 @@ from ms_rcnn.registry import DATASETS, MODELS
 FIRST_STEP_LOSSES = {
     'cascade-ms-rcnn_quickstart.py':
     dict(
-        loss=5.440475,
+        loss=4.963152,
         **{
-            's0.loss_cls': 2.04247,
-            's0.loss_mask': 0.718151,
-            's1.loss_cls': 0.851954,
-            's1.loss_mask': 0.34259,
-            's2.loss_cls': 0.42492,
-            's2.loss_mask': 0.171584,
-            'loss_mask_iou': 0.079427
+            's0.loss_cls': 1.324276,
+            's0.loss_mask': 0.698561,
+            's1.loss_cls': 0.684882,
+            's1.loss_mask': 0.349312,
+            's2.loss_cls': 0.370397,
+            's2.loss_mask': 0.173045,
+            'loss_mask_iou': 0.060135
         }),
     'htc-ms_quickstart.py':
     dict(
-        loss=5.31729,
+        loss=5.090073,
         **{
-            's0.loss_cls': 1.836669,
-            's0.loss_mask': 0.704461,
-            's1.loss_cls': 0.885762,
-            's1.loss_mask': 0.344074,
-            's2.loss_cls': 0.455409,
-            's2.loss_mask': 0.175829,
-            'loss_mask_iou': 0.021512
+            's0.loss_cls': 1.406287,
+            's0.loss_mask': 0.699087,
+            's1.loss_cls': 0.66848,
+            's1.loss_mask': 0.345828,
+            's2.loss_cls': 0.35586,
+            's2.loss_mask': 0.172185,
+            'loss_mask_iou': 0.129834
         }),
 }
 
@@ -68,7 +68,7 @@ def _mmdet_maskiou_loss(iou_pred, mask_logits, *target_args):
     0, with the targets of mmdet's MaskIoUHead (given probabilities, so
     that it thresholds them as the configs' mask_thr_binary means)."""
     from mmdet.registry import MODELS as MMDET_MODELS
-    head = MMDET_MODELS.build(dict(type='mmdet.MaskIoUHead', num_classes=5))
+    head = MMDET_MODELS.build(dict(type='mmdet.MaskIoUHead', num_classes=3))
     mask_targets, scored, gt_instances, train_cfg = target_args
     # mmdet's targets read the positives and their instances from these.
     sampling_results = [
