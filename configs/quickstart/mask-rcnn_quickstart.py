@@ -53,7 +53,8 @@ model = dict(
         anchor_generator=dict(
             type='AnchorGenerator',
             # Anchors of 16, 32, 64 and 128 px: shapes here span about
-            # 10..90 px, occluded parts included (mmdet's scale 8 starts at 32 px).
+            # 10..90 px, occluded parts included (mmdet's scale 8 starts
+            # at 32 px).
             scales=[4],
             ratios=[0.5, 1.0, 2.0],
             strides=[4, 8, 16, 32]),

@@ -6,7 +6,8 @@ background. Shapes drawn later occlude earlier ones; an annotation is the
 *visible* part, read from a rendered instance-id map. Occlusion, thin parts,
 blurred edges and low-contrast shapes make mask quality vary, which is what a
 mask-scoring model has to predict; every annotated shape stays visible (a
-minimum contrast with the background and a minimum visible area). Each image draws from its own random
+minimum contrast with the background and a minimum visible area). Each
+image draws from its own random
 generator seeded with ``(seed, split, index)``: the same seed gives
 byte-identical PNGs and JSON.
 """
@@ -179,7 +180,7 @@ def render_image(rng, id_map):
     """
     size = id_map.shape[0]
     background = rng.uniform(40, 215, size=3)
-    img = _texture(rng, size, background, rng.uniform(BG_TEXTURE[0], BG_TEXTURE[1]))
+    img = _texture(rng, size, background, rng.uniform(*BG_TEXTURE))
     for k in range(1, id_map.max() + 1):
         # Some shapes get a colour close to the background: low contrast
         # makes their edges harder to find and their masks' quality more
@@ -189,7 +190,7 @@ def render_image(rng, id_map):
             color = _shape_color(rng, background, *LOW_CONTRAST)
         else:
             color = _shape_color(rng, background, LOW_CONTRAST[1], 300)
-        shape_tex = _texture(rng, size, color, rng.uniform(SHAPE_TEXTURE[0], SHAPE_TEXTURE[1]))
+        shape_tex = _texture(rng, size, color, rng.uniform(*SHAPE_TEXTURE))
         img[id_map == k] = shape_tex[id_map == k]
     # Soft edges, then sensor-like noise on top.
     img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.2))

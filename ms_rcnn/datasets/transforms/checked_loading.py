@@ -16,8 +16,9 @@ pipelines: a test-mode dataset must not drop images (mmengine raises on
 A skipped sample (and a dropped instance) is also logged as a warning
 through mmengine's current logger, so that it reaches the run's log file in
 ``work_dir`` even when Python's warnings are ignored. mmengine's logger
-prints a repeated warning once; :class:`~ms_rcnn.engine.hooks.SkippedSampleHook` logs how many
-samples were skipped in each epoch::
+prints a repeated warning once;
+:class:`~ms_rcnn.engine.hooks.SkippedSampleHook` logs how many samples were
+skipped in each epoch::
 
     custom_hooks = [dict(type='SkippedSampleHook')]
 
@@ -257,4 +258,3 @@ def skip_counters(obj) -> List[SkipCounter]:
             if item is not None:
                 counters += skip_counters(item)
     return counters
-

@@ -38,6 +38,7 @@ def encode_masks(masks):
     # pycocotools wants (H, W, N) in Fortran order.
     return mask_util.encode(np.asfortranarray(masks.transpose(1, 2, 0)))
 
+
 # A detection whose mask overlaps a ground truth of its class by at least
 # this IoU is a true positive (COCO's loosest threshold).
 TP_IOU = 0.5

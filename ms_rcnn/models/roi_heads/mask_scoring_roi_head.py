@@ -118,9 +118,10 @@ class MaskScoringRoIHead(StandardRoIHead):
         """
         iou_head = self.mask_iou_head
         scored = [
-            scored_rois(res, gt, iou_head.train_rois, iou_head.train_class,
-                        res.pred_labels if iou_head.needs_pred_labels else None,
-                        iou_head.max_neg_ratio)
+            scored_rois(
+                res, gt, iou_head.train_rois, iou_head.train_class,
+                res.pred_labels if iou_head.needs_pred_labels else None,
+                iou_head.max_neg_ratio)
             for res, gt in zip(sampling_results, batch_gt_instances)
         ]
         is_pos = torch.cat([rois.is_pos for rois in scored])

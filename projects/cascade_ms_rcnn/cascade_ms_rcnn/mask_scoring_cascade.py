@@ -39,8 +39,8 @@ from torch import Tensor
 
 from ms_rcnn.models.roi_heads.mask_scoring_roi_head import (
     empty_scored_results, select_class)
-from ms_rcnn.models.task_modules.scored_rois import (instance_mask_targets,
-                                                    scored_rois)
+from ms_rcnn.models.task_modules.scored_rois import (
+    instance_mask_targets, scored_rois)
 from ms_rcnn.registry import MODELS
 
 # mmdet's cascade heads multiply the entries of a stage's ``loss_mask`` dict

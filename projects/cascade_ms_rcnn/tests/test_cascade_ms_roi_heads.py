@@ -170,19 +170,25 @@ def test_mask_score_is_that_of_the_final_mask_recomputed_from_the_heads(
                                pred.scores * ious.clamp(0, 1))
 
 
-def test_training_scores_the_merged_mask_of_the_last_stage(
-        pair, monkeypatch):
-    name, ours, _ = pair
+def _record_training(ours, monkeypatch):
+    """Lists that collect the features of each training forward and the
+    arguments of each MaskIoU loss call."""
     feats, calls = [], []
-    extract_feat = ours.extract_feat
     head = ours.roi_head.mask_iou_head
-    loss_and_target = head.loss_and_target
+    extract_feat, loss_and_target = ours.extract_feat, head.loss_and_target
     monkeypatch.setattr(ours, 'extract_feat',
                         lambda inputs: feats.append(extract_feat(inputs)) or
                         feats[-1])
     monkeypatch.setattr(head, 'loss_and_target',
                         lambda *args: calls.append(args) or
                         loss_and_target(*args))
+    return feats, calls
+
+
+def test_training_scores_the_merged_mask_of_the_last_stage(
+        pair, monkeypatch):
+    name, ours, _ = pair
+    feats, calls = _record_training(ours, monkeypatch)
     batch = shapes_batch(seed=7)
     losses(ours, batch)
     assert len(feats) == len(calls) == 1
@@ -269,14 +275,7 @@ def test_training_on_all_rois_and_predicted_classes(name, monkeypatch):
     ours = build_ours(name)
     head = ours.roi_head.mask_iou_head
     head.train_rois, head.train_class = 'all', 'pred'
-    feats, calls = [], []
-    extract_feat, loss_and_target = ours.extract_feat, head.loss_and_target
-    monkeypatch.setattr(ours, 'extract_feat',
-                        lambda inputs: feats.append(extract_feat(inputs)) or
-                        feats[-1])
-    monkeypatch.setattr(head, 'loss_and_target',
-                        lambda *args: calls.append(args) or
-                        loss_and_target(*args))
+    feats, calls = _record_training(ours, monkeypatch)
     batch = shapes_batch(seed=7)
     reported = losses(ours, batch)['loss_mask_iou']
     pred, mask_logits, mask_targets, scored, gts, train_cfg = calls[0]
@@ -288,10 +287,10 @@ def test_training_on_all_rois_and_predicted_classes(name, monkeypatch):
     # Scored on the class that the last stage's classifier predicts.
     x = [f.detach() for f in feats[0]]
     roi_head = ours.roi_head
+    box_rois = bbox2roi([rois.boxes])
     with torch.no_grad():
-        cls_score = roi_head._bbox_forward(2, x, bbox2roi([rois.boxes
-                                                          ]))['cls_score']
-        probs = _final_mask_probs(name, ours, x, bbox2roi([rois.boxes]))
+        cls_score = roi_head._bbox_forward(2, x, box_rois)['cls_score']
+        probs = _final_mask_probs(name, ours, x, box_rois)
     labels = cls_score[:, :-1].argmax(1)
     assert torch.equal(rois.labels, labels)
     torch.testing.assert_close(

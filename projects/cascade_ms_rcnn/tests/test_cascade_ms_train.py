@@ -72,7 +72,8 @@ def _mmdet_maskiou_loss(iou_pred, mask_logits, *target_args):
     mask_targets, scored, gt_instances, train_cfg = target_args
     # mmdet's targets read the positives and their instances from these.
     sampling_results = [
-        SimpleNamespace(pos_priors=rois.boxes, pos_assigned_gt_inds=rois.gt_inds)
+        SimpleNamespace(
+            pos_priors=rois.boxes, pos_assigned_gt_inds=rois.gt_inds)
         for rois in scored
     ]
     targets = head.get_targets(sampling_results, gt_instances,

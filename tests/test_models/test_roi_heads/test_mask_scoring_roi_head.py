@@ -212,8 +212,8 @@ def test_training_options_score_the_rois_and_classes_they_name(
     assert len(pred) == len(mask_preds) == len(mask_targets) == len(expected)
     # The loss: 0.5 x the mean squared error over all scored RoIs ('all'),
     # or over those with a target above 0 (the paper's 'pos').
-    targets = head.mask_iou_head.get_targets(scored, [gt], mask_preds,
-                                             mask_targets, model.train_cfg.rcnn)
+    targets = head.mask_iou_head.get_targets(
+        scored, [gt], mask_preds, mask_targets, model.train_cfg.rcnn)
     # Wrong predicted classes have target 0, and count in the loss.
     wrong = rois.labels != gt.labels[rois.gt_inds.clamp(min=0)]
     assert (targets[wrong] == 0).all()

@@ -111,9 +111,9 @@ class MaskIoUHead(BaseModule):
         self.num_classes = num_classes
         self.thr_on_logits = thr_on_logits
         self.overwrite_scores = overwrite_scores
-        for name, value, allowed in (('train_rois', train_rois, ('pos', 'all')),
-                                     ('train_class', train_class,
-                                      ('gt', 'pred'))):
+        options = (('train_rois', train_rois, ('pos', 'all')),
+                   ('train_class', train_class, ('gt', 'pred')))
+        for name, value, allowed in options:
             if value not in allowed:
                 raise ValueError(f'MaskIoUHead: {name} must be one of '
                                  f'{allowed}, got {value!r}')
