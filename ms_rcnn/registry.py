@@ -9,19 +9,18 @@ mmengine fall back to the *root* registry with a warning, where mmcv's
 
 ``locations`` are imported lazily on the first lookup. A parent's names are
 read without importing the parent's locations, so each child lists mmdet's
-locations for its kind as well as ours.
+(or mmengine's) locations for its kind as well as ours. Every child has
+locations: mmengine would otherwise call ``ms_rcnn.utils.register_all_modules``
+on the first lookup, and utilities sit below the modules they would import.
+
+Importing this module registers nothing and changes nothing else;
+:func:`ms_rcnn.register_all_modules` does what has to be done once.
 """
 from mmdet import registry as mmdet_registry
 from mmengine import registry as mmengine_registry
 from mmengine.registry import Registry
 
-from ms_rcnn.utils.checkpoint import allow_mmengine_checkpoints
-
 SCOPE = 'ms_rcnn'
-
-# Whatever builds in the ms_rcnn scope imports this module first: from then
-# on mmengine loads its own training checkpoints under torch >= 2.6.
-allow_mmengine_checkpoints()
 
 
 def _child(name, parent, *locations):
@@ -36,14 +35,15 @@ RUNNER_CONSTRUCTORS = _child('runner constructor',
 LOOPS = _child('loop', mmdet_registry.LOOPS, 'mmdet.engine.runner')
 HOOKS = _child('hook', mmdet_registry.HOOKS, 'mmdet.engine.hooks',
                'ms_rcnn.engine.hooks')
-STRATEGIES = _child('strategy', mmengine_registry.STRATEGIES)
+STRATEGIES = _child('strategy', mmengine_registry.STRATEGIES,
+                    'mmengine._strategy')
 
 DATASETS = _child('dataset', mmdet_registry.DATASETS, 'mmdet.datasets')
 DATA_SAMPLERS = _child('data sampler', mmdet_registry.DATA_SAMPLERS,
                        'mmdet.datasets.samplers')
 TRANSFORMS = _child('transform', mmdet_registry.TRANSFORMS,
-                    'mmdet.datasets.transforms', 'ms_rcnn.datasets.transforms')
-FUNCTIONS = _child('function', mmengine_registry.FUNCTIONS)
+                    'mmdet.datasets.transforms', 'ms_rcnn.data_checks')
+FUNCTIONS = _child('function', mmengine_registry.FUNCTIONS, 'mmengine.dataset')
 
 MODELS = _child('model', mmdet_registry.MODELS, 'mmdet.models',
                 'ms_rcnn.models')
@@ -77,4 +77,6 @@ VISBACKENDS = _child('vis_backend', mmdet_registry.VISBACKENDS,
                      'mmdet.visualization')
 LOG_PROCESSORS = _child('log_processor', mmdet_registry.LOG_PROCESSORS,
                         'mmdet.engine')
-INFERENCERS = _child('inferencer', mmengine_registry.INFERENCERS)
+# Nothing registers inferencers (they are built directly); the location only
+# keeps mmengine from falling back to ms_rcnn.utils.
+INFERENCERS = _child('inferencer', mmengine_registry.INFERENCERS, 'mmdet.apis')

@@ -19,4 +19,3 @@ def our_model(mmdet_model):
     return build_our_model(
         copy.deepcopy(mmdet_model.state_dict()),
         test_cfg=dict(score_thr=0.0)).eval()
-

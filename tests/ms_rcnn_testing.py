@@ -14,7 +14,7 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
-from ms_rcnn.datasets.shapes import generate_shapes_dataset
+from ms_rcnn.data_preparation.shapes import generate_shapes_dataset
 from ms_rcnn.registry import MODELS
 
 MMDET_CFG = 'mmdet::ms_rcnn/ms-rcnn_r50_fpn_1x_coco.py'

@@ -1,5 +1,9 @@
 """ms_rcnn's registries: our names under ms_rcnn, mmdet's under mmdet."""
+import ast
 import logging
+import pathlib
+import subprocess
+import sys
 
 import pytest
 from mmdet import registry as mmdet_registry
@@ -23,6 +27,9 @@ def test_every_kind_is_an_ms_rcnn_child(kind):
     if parent is not None:  # mmdet has no FUNCTIONS / INFERENCERS / ...
         assert reg.parent is parent
     assert reg.parent._children['ms_rcnn'] is reg
+    # Without locations, mmengine would call ms_rcnn.utils'
+    # register_all_modules on the first lookup.
+    assert reg._locations
 
 
 def test_our_names_resolve_to_our_classes():
@@ -120,3 +127,58 @@ def test_building_under_ms_rcnn_warns_nothing(mmengine_warnings):
 def test_register_all_modules_sets_scope():
     ms_rcnn.register_all_modules(init_default_scope=True)
     assert DefaultScope.get_current_instance().scope_name == 'ms_rcnn'
+
+
+def test_importing_the_registry_leaves_mmengine_alone():
+    # A fresh interpreter: this one has run register_all_modules already.
+    code = """
+from mmengine.runner import CheckpointLoader
+import ms_rcnn.registry
+print(CheckpointLoader._schemes[''].__module__)
+import ms_rcnn
+ms_rcnn.register_all_modules()
+print(CheckpointLoader._schemes[''].__module__)
+"""
+    out = subprocess.run([sys.executable, '-c', code],
+                         capture_output=True,
+                         text=True,
+                         check=True).stdout.split('\n')
+    assert out[0] == 'mmengine.runner.checkpoint'
+    assert out[1] == 'ms_rcnn.utils.checkpoint'
+
+
+def test_the_package_and_its_converters_import_without_torch():
+    code = ('import sys, ms_rcnn, ms_rcnn.data_preparation; '
+            "print(sorted(m for m in ('torch', 'mmdet') "
+            'if m in sys.modules))')
+    out = subprocess.run([sys.executable, '-c', code],
+                         capture_output=True,
+                         text=True,
+                         check=True)
+    assert out.stdout.strip() == '[]', out.stderr
+
+
+def _our_imports(path):
+    """The ms_rcnn modules that ``path`` imports (relative ones resolved)."""
+    package = '.'.join(path.relative_to(ROOT).with_suffix('').parts[:-1])
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit('.', node.level - 1)[0] if node.level else ''
+            names.append('.'.join(filter(None, [base, node.module or ''])))
+    return [n for n in names if n.split('.')[0] == 'ms_rcnn']
+
+
+ROOT = pathlib.Path(ms_rcnn.__file__).parent.parent
+
+
+def test_utilities_import_nothing_of_ours():
+    utils = sorted((ROOT / 'ms_rcnn' / 'utils').glob('*.py'))
+    assert len(utils) >= 4
+    for path in utils:
+        assert _our_imports(path) == [], path.name
+    # The check sees relative imports: data_checks imports its own modules.
+    assert 'ms_rcnn.data_checks.annotations' in _our_imports(
+        ROOT / 'ms_rcnn' / 'data_checks' / '__init__.py')

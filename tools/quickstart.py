@@ -29,7 +29,7 @@ from mmengine.runner import Runner
 
 from ms_rcnn import register_all_modules
 from ms_rcnn.visualization import MaskScoringVisualizer
-from ms_rcnn.datasets.shapes import ensure_shapes_dataset
+from ms_rcnn.data_preparation.shapes import ensure_shapes_dataset
 
 CONFIG_DIR = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'quickstart')

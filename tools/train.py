@@ -11,7 +11,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import ms_rcnn
-from ms_rcnn.utils.data_check import check_dataloader_cfgs, use_checked_loader
+from ms_rcnn.data_checks.dataloader_cfgs import (check_dataloader_cfgs,
+                                                 use_checked_loader)
 from ms_rcnn.utils.registry_hints import registry_hints
 from ms_rcnn.utils.tools import (add_common_args, load_tool_config,
                                  setup_cpu_distributed)

@@ -8,7 +8,7 @@
 # package would tag every model dict with that package's scope.
 default_scope = 'ms_rcnn'
 
-# The classes of ms_rcnn.datasets.shapes.CLASSES, in label order.
+# The classes of ms_rcnn.data_preparation.shapes.CLASSES, in label order.
 classes = ('ellipse', 'triangle', 'cross')
 num_classes = len(classes)
 # Channels of every FPN level and of the heads reading them (mmdet: 256).
@@ -166,7 +166,7 @@ model = dict(
             max_per_img=100,
             mask_thr_binary=0.5)))
 
-# Data: tools/quickstart.py writes it (ms_rcnn.datasets.shapes) and
+# Data: tools/quickstart.py writes it (ms_rcnn.data_preparation.shapes) and
 # overrides data_root with its --data-root.
 dataset_type = 'CocoDataset'
 data_root = 'data/shapes/'

@@ -7,13 +7,16 @@ import mmengine
 from mmdet.apis import DetInferencer
 from mmdet.structures import DetDataSample
 
+from ms_rcnn import register_all_modules
+
 
 class MaskScoringInferencer(DetInferencer):
     """mmdet's ``DetInferencer`` in the ``ms_rcnn`` scope, whose prediction
     dicts also hold ``mask_scores`` (and ``polygons`` when the model makes
     them).
 
-    mmdet's ``DetInferencer`` runs our models too (pass ``scope='ms_rcnn'``)
+    mmdet's ``DetInferencer`` runs our models too (call
+    :func:`ms_rcnn.register_all_modules` first and pass ``scope='ms_rcnn'``)
     but keeps only labels, scores, boxes and masks in its dicts; with
     ``return_datasamples=True`` it returns everything.
 
@@ -34,6 +37,9 @@ class MaskScoringInferencer(DetInferencer):
     """
 
     def __init__(self, model=None, weights=None, scope='ms_rcnn', **kwargs):
+        # Our modules, and training checkpoints under torch >= 2.6;
+        # DetInferencer sets the scope itself.
+        register_all_modules(init_default_scope=False)
         super().__init__(model=model, weights=weights, scope=scope, **kwargs)
 
     def pred2dict(self,

@@ -1,7 +1,7 @@
 """Training-loop components of ms_rcnn (hooks).
 
 Robust training on top of a config such as the quick start (together with
-the checked loading transforms of :mod:`ms_rcnn.datasets.transforms`)::
+the checked loading transforms of :mod:`ms_rcnn.data_checks`)::
 
     default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))
     custom_hooks = [dict(type='NonFiniteLossHook')]  # action='skip' undoes

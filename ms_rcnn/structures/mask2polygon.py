@@ -33,10 +33,8 @@ def _largest_contour(mask: np.ndarray) -> np.ndarray:
     return best.reshape(-1, 2)
 
 
-def mask_to_polygon(mask: np.ndarray,
-                    mode: str = 'contour',
-                    min_area: float = 1.0,
-                    epsilon: float = 0.0) -> np.ndarray:
+def _mask_to_polygon(mask: np.ndarray, mode: str, min_area: float,
+                     epsilon: float) -> np.ndarray:
     """One (H, W) mask to a flat float32 polygon ``[x1, y1, x2, y2, ...]``.
 
     See :func:`masks_to_polygons` for the arguments.
@@ -101,4 +99,4 @@ def masks_to_polygons(masks: Union[np.ndarray, 'torch.Tensor'],
         raise ValueError(f'masks must be (N, H, W), got shape {masks.shape}')
     # contour tracing is inherently per mask; everything else is batched.
     masks = masks.astype(np.uint8, copy=False)
-    return [mask_to_polygon(m, mode, min_area, epsilon) for m in masks]
+    return [_mask_to_polygon(m, mode, min_area, epsilon) for m in masks]

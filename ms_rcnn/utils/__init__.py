@@ -1,6 +1,5 @@
-"""Utilities. ``register_all_modules`` is here because mmengine calls
-``<scope>.utils.register_all_modules`` for registries without locations;
-the other submodules are imported where needed (they pull in torch)."""
-from .setup_env import register_all_modules
-
-__all__ = ['register_all_modules']
+"""Utilities at the bottom of the package: they import nothing of ms_rcnn's
+and change nothing on import. ``checkpoint`` (loading mmengine's training
+checkpoints under torch >= 2.6), ``registry_hints`` (close matches for an
+unknown config ``type``) and ``tools`` (what ``tools/train.py`` and
+``tools/test.py`` share)."""

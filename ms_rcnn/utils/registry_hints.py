@@ -13,9 +13,8 @@ import difflib
 import re
 from typing import List, Optional, Tuple
 
-from mmengine.registry import Registry
-
-import ms_rcnn.registry as ms_registry
+from mmengine.registry import DefaultScope, Registry
+from mmengine.registry import root as mmengine_root
 
 # mmengine's message: "<type> is not in the <scope>::<name> registry."
 # The type is taken without the quotes of the KeyError reprs around it.
@@ -32,14 +31,21 @@ class UnknownTypeError(KeyError):
 
 
 def _find_registry(scope: Optional[str], name: str) -> Optional[Registry]:
-    """ms_rcnn's registry (or one of its parents) called ``name``."""
-    for value in vars(ms_registry).values():
-        if isinstance(value, Registry) and value.name == name:
-            registry = value
-            while registry is not None:
-                if scope in (None, registry.scope):
-                    return registry
-                registry = registry.parent
+    """The registry called ``name`` of ``scope`` (without a scope, of the
+    default scope, as mmengine builds), searched from mmengine's root
+    registries down their children (mmdet, then ms_rcnn)."""
+    if scope is None:
+        current = DefaultScope.get_current_instance()
+        scope = 'mmengine' if current is None else current.scope_name
+    todo = [
+        value for value in vars(mmengine_root).values()
+        if isinstance(value, Registry) and value.name == name
+    ]
+    while todo:
+        registry = todo.pop()
+        if registry.scope == scope:
+            return registry
+        todo += registry.children.values()
     return None
 
 

@@ -137,8 +137,8 @@ def test_metafile_and_model_index():
 
 def test_coco_training_skips_bad_samples_by_name():
     from mmengine.registry import TRANSFORMS, HOOKS
-    from ms_rcnn.datasets.transforms import (CheckedLoadImageFromFile,
-                                             SanitizeInstances)
+    from ms_rcnn.data_checks import (CheckedLoadImageFromFile,
+                                     SanitizeInstances)
     cfg = Config.fromfile(str(CONFIG_DIR / 'ms-rcnn_r50-caffe_fpn_1x_coco.py'))
     dataset = cfg.train_dataloader.dataset
     # Built the way the Runner builds it: in the mmdet:: base's scope.

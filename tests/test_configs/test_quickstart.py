@@ -11,7 +11,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner import set_random_seed
 
-from ms_rcnn.datasets.shapes import CLASSES, generate_shapes_dataset
+from ms_rcnn.data_preparation.shapes import CLASSES, generate_shapes_dataset
 from ms_rcnn.models.detectors.mask_scoring_rcnn import MaskScoringRCNN
 from ms_rcnn.models.roi_heads.mask_heads.maskiou_head import MaskIoUHead
 from ms_rcnn.registry import DATASETS, MODELS

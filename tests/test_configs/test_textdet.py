@@ -6,14 +6,15 @@ import math
 import cv2
 import numpy as np
 import pytest
-import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from ms_rcnn.datasets.text import convert_icdar2015
+from ms_rcnn.data_preparation import convert_icdar2015
 
-CONFIGS = ['ms-rcnn_r50_fpn_160e_ctw1500', 'ms-rcnn_r50_fpn_160e_icdar2015',
-           'mask-rcnn_r50_fpn_160e_ctw1500', 'mask-rcnn_r50_fpn_160e_icdar2015']
+CONFIGS = [
+    'ms-rcnn_r50_fpn_160e_ctw1500', 'ms-rcnn_r50_fpn_160e_icdar2015',
+    'mask-rcnn_r50_fpn_160e_ctw1500', 'mask-rcnn_r50_fpn_160e_icdar2015'
+]
 
 
 def write_icdar_split(root, img_dir, gt_dir, num, seed):

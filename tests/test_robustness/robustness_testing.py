@@ -5,7 +5,7 @@ from pathlib import Path
 
 from mmengine.config import Config
 
-from ms_rcnn.utils.data_check import use_checked_loader
+from ms_rcnn.data_checks.dataloader_cfgs import use_checked_loader
 
 ROOT = Path(__file__).parents[2]
 CONFIG = str(ROOT / 'configs' / 'quickstart' / 'ms-rcnn_quickstart.py')

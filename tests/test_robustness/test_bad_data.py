@@ -18,13 +18,12 @@ from mmengine.runner import Runner
 from robustness_testing import (ROOT, copy_data, load_coco, robust_pipelines,
                                 tiny_cfg, write_json)
 
-from ms_rcnn.datasets.transforms import (BadSampleError,
-                                         CheckedLoadImageFromFile)
-from ms_rcnn.datasets.transforms.checked_loading import (SkipCounter,
-                                                         skip_counters)
-from ms_rcnn.utils.data_check import (AnnotationError, DataWarning,
-                                      check_coco_file, check_dataloader_cfgs,
-                                      use_checked_loader)
+from ms_rcnn.data_checks import (AnnotationError, BadSampleError,
+                                 CheckedLoadImageFromFile, DataWarning,
+                                 check_coco_file)
+from ms_rcnn.data_checks.dataloader_cfgs import (check_dataloader_cfgs,
+                                                 use_checked_loader)
+from ms_rcnn.data_checks.loading import SkipCounter, skip_counters
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from robustness_testing import (ROOT, copy_data, read_losses, robust_pipelines,
                                 tiny_cfg)
 
 from ms_rcnn.registry import MODELS
-from ms_rcnn.utils.data_check import DataWarning
+from ms_rcnn.data_checks import DataWarning
 
 
 @pytest.mark.slow

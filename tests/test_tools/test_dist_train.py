@@ -27,7 +27,8 @@ def test_two_process_training(tiny_shapes, tmp_path):
          str(ROOT / 'configs' / 'quickstart' / 'ms-rcnn_quickstart.py'), '2',
          '--cfg-options'] + tiny_cfg_options(tiny_shapes, work_dir),
         capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
-    assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-6000:])
+    assert result.returncode == 0, (result.stdout[-3000:],
+                                    result.stderr[-6000:])
     assert (work_dir / 'epoch_1.pth').is_file()
     # Both ranks trained: 8 images / (2 processes x batch 2) = 2 iterations
     # in the epoch (a single process would take 4).

@@ -143,7 +143,7 @@ def test_icdar2015_cli_keeps_a_degenerate_polygon_as_do_not_care(tmp_path):
             ]
     # The data check before training accepts it; it warns that the
     # zero-area box is not loaded.
-    from ms_rcnn.utils.data_check import DataWarning, check_coco_file
+    from ms_rcnn.data_checks import DataWarning, check_coco_file
     with pytest.warns(DataWarning, match='1 x zero-area box'):
         problems = check_coco_file(ann_file)
     assert problems['zero-area box'] == [('ch4_training_images/img_1.jpg', 2)]

@@ -9,8 +9,8 @@ CONFIG = str(ROOT / 'configs' / 'ms_rcnn' / 'ms-rcnn_r50_fpn_1x_coco.py')
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(name,
-                                                  ROOT / 'tools' / f'{name}.py')
+    spec = importlib.util.spec_from_file_location(
+        name, ROOT / 'tools' / f'{name}.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

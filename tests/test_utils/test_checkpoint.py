@@ -7,8 +7,13 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner, load_checkpoint
 from torch import nn
 
-import ms_rcnn.registry  # noqa: F401  (installs the loader)
+import ms_rcnn
 from ms_rcnn.utils.checkpoint import load_trusted_local
+
+
+@pytest.fixture(autouse=True, scope='module')
+def trusted_loader():
+    ms_rcnn.register_all_modules(init_default_scope=False)
 
 
 class ToyModel(BaseModel):

@@ -23,13 +23,9 @@ import matplotlib
 matplotlib.use('Agg')  # no display needed; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 import mmengine  # noqa: E402
-import numpy as np  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 
-from ms_rcnn.evaluation.functional import (
-    pearson,  # noqa: E402
-    reliability_curve,
-    spearman)
+from ms_rcnn.evaluation.functional import reliability_curve  # noqa: E402
 from ms_rcnn.evaluation.metrics import MaskIoUCalibrationMetric  # noqa: E402
 
 
@@ -100,20 +96,13 @@ def _plot_row(matched, axes, num_bins, label):
     """The reliability panel and the two score panels of one model."""
     ious = matched['ious']
     has_ms = matched['has_mask_score']
-    stats = dict(
-        num_preds=int(len(ious)),
-        pearson_cls_score_iou=pearson(matched['scores'], ious),
-        spearman_cls_score_iou=spearman(matched['scores'], ious),
-        pearson_mask_score_iou=pearson(matched['mask_scores'], ious),
-        spearman_mask_score_iou=spearman(matched['mask_scores'], ious))
+    stats = MaskIoUCalibrationMetric.score_statistics(matched)
 
     ax = axes[0]
     ax.plot([0, 1], [0, 1], 'k--', lw=1, label='perfect calibration')
     if has_ms.any():
-        pred_iou = matched['mask_scores'][has_ms] / np.maximum(
-            matched['scores'][has_ms], 1e-12)
         mean_pred, mean_actual, counts = reliability_curve(
-            pred_iou, ious[has_ms], num_bins)
+            matched['pred_ious'][has_ms], ious[has_ms], num_bins)
         filled = counts > 0
         ax.plot(
             mean_pred[filled],

@@ -17,8 +17,8 @@ import argparse
 import logging
 from functools import partial
 
-from ms_rcnn.datasets.text import convert_icdar2015
-from ms_rcnn.datasets.text.coco_format import convert_splits
+from ms_rcnn.data_preparation import convert_icdar2015
+from ms_rcnn.data_preparation.coco_format import convert_splits
 
 
 def parse_args(argv=None):

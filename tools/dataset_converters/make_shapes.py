@@ -14,7 +14,7 @@ import time
 
 from mmengine.logging import print_log
 
-from ms_rcnn.datasets.shapes import CLASSES, generate_shapes_dataset
+from ms_rcnn.data_preparation.shapes import CLASSES, generate_shapes_dataset
 
 
 def parse_args(argv=None):

@@ -18,7 +18,8 @@ def check_ops(device='cpu'):
 
     # A 4x4 ramp feature map: RoIAlign with aligned=True over the whole map
     # into 2x2 bins averages each 2x2 quadrant exactly.
-    feat = torch.arange(16, dtype=torch.float32, device=device).view(1, 1, 4, 4)
+    feat = torch.arange(
+        16, dtype=torch.float32, device=device).view(1, 1, 4, 4)
     rois = torch.tensor([[0., 0., 0., 4., 4.]], device=device)
     out = roi_align(feat, rois, (2, 2), 1.0, 2, 'avg', True)
     expected = torch.tensor([[[[2.5, 4.5], [10.5, 12.5]]]], device=device)

@@ -4,7 +4,7 @@ import logging
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
-from ms_rcnn.datasets.transforms.checked_loading import skip_counters
+from ms_rcnn.data_checks.loading import skip_counters
 from ms_rcnn.registry import HOOKS
 
 

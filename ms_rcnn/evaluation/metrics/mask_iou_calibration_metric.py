@@ -147,8 +147,10 @@ class MaskIoUCalibrationMetric(BaseMetric):
         Returns:
             dict: over all M detections of ``results``: ``scores``,
             ``mask_scores`` (``scores`` where a model gives none),
-            ``ious`` and ``has_mask_score`` (bool), each an (M,) array, and
-            ``dets``, the M detections in pycocotools' result format.
+            ``pred_ious`` (``mask_scores / scores``, NaN without a mask
+            score), ``ious`` and ``has_mask_score`` (bool), each an (M,)
+            array, and ``dets``, the M detections in pycocotools' result
+            format.
         """
         cat_ids = self._cat_ids()
         out = dict(scores=[], mask_scores=[], ious=[], has_mask_score=[])
@@ -171,47 +173,54 @@ class MaskIoUCalibrationMetric(BaseMetric):
             for k, v in out.items()
         }
         out['has_mask_score'] = out['has_mask_score'].astype(bool)
+        # mask_score = score * predicted IoU; a tiny floor on the score keeps
+        # a score of 0 (score_thr=0) from dividing by zero.
+        out['pred_ious'] = np.where(
+            out['has_mask_score'],
+            out['mask_scores'] / np.maximum(out['scores'], 1e-12), np.nan)
         out['dets'] = dets
         return out
 
-    def compute_metrics(self, results: list) -> dict:
-        """Match every kept detection and compute the numbers listed in the
-        class docstring."""
-        matched = self.match(results)
-        scores, mask_scores, ious, has_mask_score, dets = (
-            matched[k] for k in ('scores', 'mask_scores', 'ious',
-                                 'has_mask_score', 'dets'))
+    @staticmethod
+    def score_statistics(matched: dict) -> dict:
+        """The numbers of the class docstring that need no COCO evaluation
+        (all but the two ``segm_mAP_by_*``), from :meth:`match`'s output."""
+        scores, mask_scores, ious, has_mask_score = (
+            matched[k]
+            for k in ('scores', 'mask_scores', 'ious', 'has_mask_score'))
         metrics = dict(
             pearson_mask_score_iou=pearson(mask_scores, ious),
             spearman_mask_score_iou=spearman(mask_scores, ious),
             pearson_cls_score_iou=pearson(scores, ious),
             spearman_cls_score_iou=spearman(scores, ious))
-        if has_mask_score.any():
-            s = scores[has_mask_score]
-            # mask_score = score * predicted IoU; a tiny floor on the score
-            # keeps a score of 0 (score_thr=0) from dividing by zero.
-            pred_iou = mask_scores[has_mask_score] / np.maximum(s, 1e-12)
-            errors = np.abs(pred_iou - ious[has_mask_score])
-            tp = ious[has_mask_score] >= TP_IOU
-            metrics['mae_pred_iou'] = float(errors.mean())
-            metrics['mae_pred_iou_tp'] = float(
-                errors[tp].mean()) if tp.any() else float('nan')
-        else:
-            metrics['mae_pred_iou'] = metrics['mae_pred_iou_tp'] = float('nan')
+        errors = np.abs(matched['pred_ious'] - ious)[has_mask_score]
+        tp = ious[has_mask_score] >= TP_IOU
+        metrics['mae_pred_iou'] = float(
+            errors.mean()) if len(errors) else float('nan')
+        metrics['mae_pred_iou_tp'] = float(
+            errors[tp].mean()) if tp.any() else float('nan')
         tp_ious = ious[ious >= TP_IOU]
         quartiles = np.quantile(tp_ious, [0.25, 0.5, 0.75]) if len(
             tp_ious) else [float('nan')] * 3
         for name, q in zip(('tp_iou_q1', 'tp_iou_median', 'tp_iou_q3'),
                            quartiles):
             metrics[name] = float(q)
+        metrics['num_preds'] = int(len(ious))
+        return metrics
 
+    def compute_metrics(self, results: list) -> dict:
+        """Match every kept detection and compute the numbers listed in the
+        class docstring."""
+        matched = self.match(results)
+        metrics = self.score_statistics(matched)
+        dets = matched['dets']
         img_ids = sorted({res['img_id'] for res in results})
-        for name, values in (('cls', scores), ('mask', mask_scores)):
+        for name in ('cls', 'mask'):
+            values = matched['scores' if name == 'cls' else 'mask_scores']
             for det, value in zip(dets, values):
                 det['score'] = float(value)
             metrics[f'segm_mAP_by_{name}_score'] = coco_segm_ap(
                 self._coco, dets, img_ids)
-        metrics['num_preds'] = int(len(ious))
         print_log(
             'mask IoU calibration: ' +
             ', '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}'

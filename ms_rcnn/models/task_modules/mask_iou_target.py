@@ -183,11 +183,7 @@ def polygon_area_ratios(boxes: Tensor, gt_inds: Tensor,
     edges, ring = _packed_edges(masks, boxes.device)
     num_rings = int(ring.max()) + 1 if ring.numel() else 1
 
-    # Full areas by the shoelace formula, per polygon then per instance.
-    xa, ya, xb, yb = edges.unbind(-1)
-    ring_area = edges.new_zeros((len(masks), num_rings))
-    ring_area.scatter_add_(1, ring, 0.5 * (xa * yb - xb * ya))
-    full = ring_area.abs().sum(1)[gt_inds]
+    full = torch.as_tensor(masks.areas, device=edges.device)[gt_inds]
 
     box = _int_boxes(boxes, masks.width, masks.height).to(torch.float64)
     contrib = _clamped_x_integral(edges[gt_inds], box[:, None])

@@ -27,7 +27,7 @@ import quickstart  # noqa: E402  (tools/quickstart.py)
 from mmengine.logging import print_log  # noqa: E402
 
 from ms_rcnn import register_all_modules  # noqa: E402
-from ms_rcnn.datasets.shapes import ensure_shapes_dataset  # noqa: E402
+from ms_rcnn.data_preparation.shapes import ensure_shapes_dataset  # noqa: E402
 
 CONFIG_DIR = osp.join(ROOT, 'projects', 'cascade_ms_rcnn', 'configs')
 # Name in summary.json -> config file.

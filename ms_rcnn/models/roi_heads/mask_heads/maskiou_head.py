@@ -16,7 +16,8 @@ from ...task_modules.scored_rois import ScoredRoIs, target_bin_weights
 
 @MODELS.register_module()
 class MaskIoUHead(BaseModule):
-    """MaskIoU head of `Mask Scoring R-CNN <https://arxiv.org/abs/1903.00241>`_.
+    """MaskIoU head of Mask Scoring R-CNN
+    (`paper <https://arxiv.org/abs/1903.00241>`_).
 
     Input: RoI features concatenated with the predicted mask of one class,
     max-pooled to the feature resolution. Four 3x3 convs (the last with

@@ -4,7 +4,7 @@ A missing or broken image makes mmcv's ``LoadImageFromFile`` raise from
 inside the backend (or, with ``ignore_empty``, skip it without a word), and
 mmdet's ``LoadAnnotations`` quietly turns unusable polygons into ignored
 instances. These transforms either skip the sample with a
-:class:`~ms_rcnn.utils.data_check.DataWarning` that names the file and the
+:class:`~ms_rcnn.data_checks.DataWarning` that names the file and the
 problem (``skip_bad=True``: the pipeline returns ``None`` and mmengine's
 ``BaseDataset`` fetches another index, up to ``max_refetch`` times), or raise
 :class:`BadSampleError` with the same text (``skip_bad=False``).
@@ -41,7 +41,7 @@ from mmengine import fileio
 from mmengine.logging import print_log
 
 from ms_rcnn.registry import TRANSFORMS
-from ms_rcnn.utils.data_check import DataWarning
+from .annotations import DataWarning, instance_problem
 
 # The last bytes of a complete file: JPEG's end-of-image marker and PNG's
 # IEND chunk. A decoder shows a truncated JPEG as a partly grey image with
@@ -185,8 +185,8 @@ class SanitizeInstances(BaseTransform):
     Works on ``results['instances']`` as mmdet's ``CocoDataset`` gives them
     (``bbox`` as x1, y1, x2, y2; ``mask`` as COCO polygons or RLE). An
     instance is dropped, with a :class:`DataWarning` naming the image and
-    the instance, when its box has no area, when its polygon has fewer than
-    3 points, or when its box or polygon lies outside the image. A sample
+    the instance, for the reasons of
+    :func:`~ms_rcnn.data_checks.annotations.instance_problem`. A sample
     left without instances is skipped (``skip_bad=True``) or rejected.
 
     Args:
@@ -203,26 +203,6 @@ class SanitizeInstances(BaseTransform):
         self.allow_empty = allow_empty
         self.skipped = SkipCounter()
 
-    @staticmethod
-    def _problem(instance: dict, width: float, height: float):
-        """Why an instance is unusable, or None."""
-        x1, y1, x2, y2 = instance['bbox']
-        if x2 - x1 <= 0 or y2 - y1 <= 0:
-            return 'zero-area box'
-        if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
-            return 'box outside the image'
-        mask = instance.get('mask')
-        if isinstance(mask, list):
-            polygons = [p for p in mask if len(p) >= 6 and len(p) % 2 == 0]
-            if not polygons:
-                return 'polygon with fewer than 3 points'
-            xs = np.concatenate([np.asarray(p[0::2]) for p in polygons])
-            ys = np.concatenate([np.asarray(p[1::2]) for p in polygons])
-            if (xs.max() <= 0 or ys.max() <= 0 or xs.min() >= width
-                    or ys.min() >= height):
-                return 'mask outside the image'
-        return None
-
     def transform(self, results: dict) -> Optional[dict]:
         path = results.get('img_path', '<unknown image>')
         # The annotation's size: the image may not be loaded yet.
@@ -230,7 +210,8 @@ class SanitizeInstances(BaseTransform):
         width = results.get('width', results.get('ori_shape', (0, 1e9))[1])
         kept = []
         for i, instance in enumerate(results.get('instances', [])):
-            problem = self._problem(instance, width, height)
+            problem = instance_problem(instance['bbox'],
+                                       instance.get('mask'), width, height)
             if problem is None:
                 kept.append(instance)
             else:

@@ -1,4 +1,6 @@
-"""Checks of COCO-style annotation files before a run reads them.
+"""Checks of COCO-style annotations: the file before a run reads it, and
+each instance (the rule :class:`~ms_rcnn.data_checks.SanitizeInstances`
+applies while loading).
 
 mmdet's ``CocoDataset`` fails on a broken annotation file with a bare
 ``JSONDecodeError`` from inside pycocotools, and silently drops annotations it
@@ -10,20 +12,15 @@ know). :func:`check_coco_file` reads the file once and
   missing top-level keys, annotations whose ``category_id`` is not among the
   file's ``categories`` or whose ``image_id`` is not among its ``images``;
 - warns (:class:`DataWarning`), naming the file, the image and the
-  annotation ids, for what the data pipeline will not load: zero-area
-  boxes, boxes or polygons entirely outside their image, polygons with fewer
-  than 3 points (dropped by mmdet's dataset or by ``SanitizeInstances``),
-  and images without annotations (dropped from training by
-  ``filter_empty_gt``). ``CocoMetric`` reads the file itself, so an
-  evaluation still scores against these annotations.
-
-:func:`check_dataloader_cfgs` applies it to the datasets of a config;
-``tools/train.py`` and ``tools/test.py`` call it before building the Runner.
+  annotation ids, for what the data pipeline will not load
+  (:func:`instance_problem`) and images without annotations (dropped from
+  training by ``filter_empty_gt``). ``CocoMetric`` reads the file itself, so
+  an evaluation still scores against these annotations.
 """
 import json
 import os.path as osp
 import warnings
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
 
 # How many ids or file names a message lists before it says "and N more".
 MAX_LISTED = 10
@@ -71,13 +68,30 @@ def _load_json(ann_file: str) -> dict:
     return coco
 
 
-def _polygon_problem(segmentation, width, height):
-    """Why a polygon segmentation is unusable, or None (RLE is not checked).
+def instance_problem(box: Sequence[float], segmentation, width: float,
+                     height: float) -> Optional[str]:
+    """Why an instance cannot be trained on, or None.
 
-    A polygon needs at least 3 points (6 numbers); one whose points all lie
-    outside the image rasterises to an empty mask.
+    Args:
+        box (Sequence[float]): ``(x1, y1, x2, y2)`` in pixels.
+        segmentation (list | dict | None): COCO polygons (a list of flat
+            ``[x1, y1, x2, y2, ...]`` lists); RLE (a dict) and None are not
+            checked.
+        width (float): Width of the image.
+        height (float): Height of the image.
+
+    Returns:
+        str | None: ``'zero-area box'``, ``'box outside the image'``,
+        ``'polygon with fewer than 3 points'`` (mmdet drops such polygons and
+        would leave the instance without a mask) or ``'mask outside the
+        image'`` (all points outside: it rasterises to an empty mask).
     """
-    if not isinstance(segmentation, list) or not segmentation:
+    x1, y1, x2, y2 = box
+    if x2 - x1 <= 0 or y2 - y1 <= 0:
+        return 'zero-area box'
+    if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
+        return 'box outside the image'
+    if not isinstance(segmentation, list):
         return None
     polygons = [p for p in segmentation if len(p) >= 6 and len(p) % 2 == 0]
     if not polygons:
@@ -129,14 +143,14 @@ def check_coco_file(ann_file: str, warn: bool = True) -> Dict[str, List]:
         name = img.get('file_name')
         width, height = img.get('width', 1e9), img.get('height', 1e9)
         x, y, w, h = ann.get('bbox', (0, 0, 0, 0))
+        # CocoDataset's own rule drops boxes under a pixel wide.
         if w < 1 or h < 1 or ann.get('area', 1) <= 0:
-            problems['zero-area box'].append((name, ann_id))
-        elif x + w <= 0 or y + h <= 0 or x >= width or y >= height:
-            problems['box outside the image'].append((name, ann_id))
+            why = 'zero-area box'
         else:
-            why = _polygon_problem(ann.get('segmentation'), width, height)
-            if why is not None:
-                problems[why].append((name, ann_id))
+            why = instance_problem((x, y, x + w, y + h),
+                                   ann.get('segmentation'), width, height)
+        if why is not None:
+            problems[why].append((name, ann_id))
     if unknown_cat:
         raise AnnotationError(
             f'{ann_file}: annotation id(s) {_listed(unknown_cat)} use a '
@@ -159,108 +173,3 @@ def check_coco_file(ann_file: str, warn: bool = True) -> Dict[str, List]:
                     f'{ann_file}: {len(where)} x {problem}, '
                     f'not loaded: {listed}', DataWarning)
     return problems
-
-
-def _is_coco(dataset_cfg) -> bool:
-    """Whether a dataset config builds mmdet's ``CocoDataset`` or a subclass
-    (other datasets may read other formats from a ``.json``)."""
-    from mmdet.datasets import CocoDataset
-
-    from ms_rcnn.registry import DATASETS
-    cls = dataset_cfg.get('type')
-    if isinstance(cls, str):
-        cls = DATASETS.get(cls)
-    return isinstance(cls, type) and issubclass(cls, CocoDataset)
-
-
-def _dataset_cfgs(dataset_cfg):
-    """Every dataset config in ``dataset_cfg``: wrappers (such as
-    ``RepeatDataset`` and ``ConcatDataset``) and the datasets inside."""
-    if isinstance(dataset_cfg, (list, tuple)):
-        for cfg in dataset_cfg:
-            yield from _dataset_cfgs(cfg)
-    elif dataset_cfg:
-        yield dataset_cfg
-        yield from _dataset_cfgs(
-            dataset_cfg.get('dataset', dataset_cfg.get('datasets')))
-
-
-def _datasets(dataset_cfg):
-    """The leaf COCO dataset configs with an ``ann_file``."""
-    for cfg in _dataset_cfgs(dataset_cfg):
-        if ('dataset' not in cfg and 'datasets' not in cfg
-                and cfg.get('ann_file') and _is_coco(cfg)):
-            yield cfg
-
-
-def check_dataloader_cfgs(
-    cfg,
-    keys=('train_dataloader', 'val_dataloader', 'test_dataloader')) -> None:
-    """:func:`check_coco_file` on the local JSON ``ann_file`` of every
-    ``CocoDataset`` (or subclass) in ``cfg``.
-
-    Args:
-        cfg (Config): A full config.
-        keys (tuple[str]): The dataloaders to check.
-    """
-    seen = set()
-    for key in keys:
-        loader = cfg.get(key)
-        if not loader:
-            continue
-        for dataset in _datasets(loader.get('dataset')):
-            ann_file = osp.join(
-                dataset.get('data_root') or '', dataset['ann_file'])
-            # Remote files (s3://, http://) are left to the dataset.
-            if ann_file in seen or '://' in ann_file or not ann_file.endswith(
-                    '.json'):
-                continue
-            seen.add(ann_file)
-            check_coco_file(ann_file)
-
-
-# mmdet's image loader under the names a config may give it.
-_PLAIN_LOADERS = ('LoadImageFromFile', 'mmdet.LoadImageFromFile',
-                  'mmcv.LoadImageFromFile')
-
-
-def use_checked_loader(cfg, keys=('val_dataloader', 'test_dataloader')):
-    """Load evaluation images with a ``CheckedLoadImageFromFile`` that raises.
-
-    Shipped test pipelines keep mmdet's ``LoadImageFromFile`` because
-    mmdet's ``DetInferencer`` finds the loader it replaces by that name. An
-    evaluation run has no such constraint, so ``tools/train.py`` and
-    ``tools/test.py`` swap it here (same arguments): a missing, corrupt or
-    truncated image then stops the evaluation with an error naming the file
-    instead of a traceback from inside mmcv, and no image is left out
-    silently.
-
-    Args:
-        cfg (Config): A full config, modified in place.
-        keys (tuple[str]): The dataloaders whose pipelines are changed.
-
-    Returns:
-        int: How many loaders were replaced.
-    """
-    replaced = 0
-    for key in keys:
-        loader = cfg.get(key)
-        if not loader:
-            continue
-        for dataset in _dataset_cfgs(loader.get('dataset')):
-            pipeline = dataset.get('pipeline') or []
-            for i, transform in enumerate(pipeline):
-                if transform.get('type') not in _PLAIN_LOADERS:
-                    continue
-                args = {
-                    k: v
-                    for k, v in transform.items()
-                    if k not in ('type', 'ignore_empty')
-                }
-                # The full name: the dataset may be built in mmdet's scope.
-                pipeline[i] = dict(
-                    type='ms_rcnn.CheckedLoadImageFromFile',
-                    skip_bad=False,
-                    **args)
-                replaced += 1
-    return replaced

@@ -53,7 +53,7 @@ def parse_icdar2015_gt(path: str) -> List[Dict]:
 
 def convert_icdar2015(raw_dir: str, img_dir: str, gt_dir: str) -> Dict:
     """COCO-style dict of one split (``img_dir`` and ``gt_dir`` relative to
-    ``raw_dir``); see :func:`~ms_rcnn.datasets.text.coco_format.convert_split`.
+    ``raw_dir``); see :func:`.coco_format.convert_split`.
     """
     # gt_img_7.txt annotates img_7.jpg
     return convert_split(raw_dir, img_dir, gt_dir, '.txt',

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from ms_rcnn.datasets import shapes
-from ms_rcnn.datasets.shapes import (CLASSES, MIN_VISIBLE_AREA,
-                                     ensure_shapes_dataset,
-                                     generate_shapes_dataset, layout_instances)
+from ms_rcnn.data_preparation import shapes
+from ms_rcnn.data_preparation.shapes import (CLASSES, MIN_VISIBLE_AREA,
+                                             ensure_shapes_dataset,
+                                             generate_shapes_dataset,
+                                             layout_instances)
 
 NUM_TRAIN, NUM_VAL = 24, 6
 

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from ms_rcnn.datasets.text import (TextAnnotationError, convert_ctw1500,
-                                   parse_ctw1500_line, parse_ctw1500_txt,
-                                   parse_ctw1500_xml)
+from ms_rcnn.data_preparation import (TextAnnotationError, convert_ctw1500,
+                                      parse_ctw1500_line, parse_ctw1500_txt,
+                                      parse_ctw1500_xml)
 
 
 def band(x0, y0, width=60, height=20):

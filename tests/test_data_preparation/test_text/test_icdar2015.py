@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from ms_rcnn.datasets.text import (TextAnnotationError, convert_icdar2015,
-                                   parse_icdar2015_gt, parse_icdar2015_line)
+from ms_rcnn.data_preparation import (TextAnnotationError, convert_icdar2015,
+                                      parse_icdar2015_gt, parse_icdar2015_line)
 
 QUAD = [377., 117., 463., 117., 465., 130., 378., 130.]
 # A trapezoid with horizontal top (86 px) and bottom (87 px), 13 px high.

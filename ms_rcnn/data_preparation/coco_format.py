@@ -23,6 +23,7 @@ import re
 from typing import Callable, Dict, List, Sequence, Tuple
 
 from PIL import Image
+from shapely.geometry import Polygon
 
 DO_NOT_CARE = '###'
 TEXT_CATEGORY = {'id': 1, 'name': 'text'}
@@ -62,12 +63,9 @@ def parse_coords(fields: Sequence[str], num: int, where: str) -> List[float]:
 
 
 def polygon_area(polygon: Sequence[float]) -> float:
-    """Shoelace area of a flat ``[x1, y1, x2, y2, ...]`` polygon."""
-    xs, ys = polygon[0::2], polygon[1::2]
-    n = len(xs)
-    twice = sum(xs[i] * ys[(i + 1) % n] - xs[(i + 1) % n] * ys[i]
-                for i in range(n))
-    return abs(twice) / 2
+    """Area of a flat ``[x1, y1, x2, y2, ...]`` polygon of 3 or more points
+    (shapely's: the shoelace formula, also for a self-intersecting one)."""
+    return Polygon(list(zip(polygon[0::2], polygon[1::2]))).area
 
 
 def make_instance(polygon: List[float], text: str, where: str) -> Dict:

@@ -198,9 +198,11 @@ def render_image(rng, id_map):
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
 
-def mask_to_polygons(mask):
-    """COCO polygons ``[[x0, y0, x1, y1, ...], ...]`` of a binary mask (H, W),
-    one per connected part, that pycocotools rasterises to the same pixels.
+def coco_segmentation(mask):
+    """The COCO polygon segmentation ``[[x0, y0, x1, y1, ...], ...]`` of a
+    binary mask (H, W): one polygon per connected part, which pycocotools
+    rasterises to the same pixels. (Predicted masks become one polygon each
+    with :func:`ms_rcnn.structures.masks_to_polygons`, another operation.)
 
     findContours' contour through the boundary pixels' centres loses those
     pixels when rasterised (14 % of the area here, a third on thin parts).
@@ -243,7 +245,7 @@ def make_split(out_dir, split, params):
                     iscrowd=0,
                     area=int(visible.sum()),
                     bbox=list(cv2.boundingRect(visible)),
-                    segmentation=mask_to_polygons(visible)))
+                    segmentation=coco_segmentation(visible)))
     categories = [dict(id=i + 1, name=n) for i, n in enumerate(CLASSES)]
     info = dict(description='ms_rcnn synthetic shapes', split=split, **params)
     return dict(

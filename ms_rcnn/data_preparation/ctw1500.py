@@ -104,7 +104,7 @@ def convert_ctw1500(raw_dir: str, img_dir: str, label_dir: str,
         split (str): ``'train'`` (XML labels) or ``'test'`` (txt labels).
 
     Returns:
-        dict: See :func:`~ms_rcnn.datasets.text.coco_format.build_coco`.
+        dict: See :func:`.coco_format.build_coco`.
     """
     if split == 'train':
         return convert_split(raw_dir, img_dir, label_dir, '.xml',

@@ -1,1 +1,0 @@
-"""Datasets and dataset tools of ms_rcnn."""
