@@ -37,7 +37,7 @@ visualizer = dict(_scope_='ms_rcnn', type='MaskScoringVisualizer')
 
 # mmdet's COCO training pipeline with the images checked and unusable
 # instances dropped by name: a bad training sample is skipped with a warning
-# naming the file (ms_rcnn/datasets/transforms). The test pipeline stays
+# naming the file (ms_rcnn/data_checks). The test pipeline stays
 # mmdet's, whose LoadImageFromFile the inferencers replace by name. The
 # datasets come from the mmdet:: base, hence the ms_rcnn. prefixes.
 train_pipeline = [
