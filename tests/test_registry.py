@@ -147,8 +147,11 @@ print(CheckpointLoader._schemes[''].__module__)
     assert out[1] == 'ms_rcnn.utils.checkpoint'
 
 
-def test_the_package_and_its_converters_import_without_torch():
-    code = ('import sys, ms_rcnn, ms_rcnn.data_preparation; '
+@pytest.mark.parametrize('module',
+                         ['ms_rcnn.data_preparation', 'ms_rcnn.apis.download'])
+def test_importing_without_torch(module):
+    # The converters and the checkpoint download work without torch.
+    code = (f'import sys, {module}; '
             "print(sorted(m for m in ('torch', 'mmdet') "
             'if m in sys.modules))')
     out = subprocess.run([sys.executable, '-c', code],

@@ -257,18 +257,6 @@ def test_cli(server, tmp_path):
     assert error.startswith(f'error: cannot reach {url}: ')
 
 
-def test_module_does_not_import_torch():
-    code = ('import sys, ms_rcnn.apis.download; '
-            "print(sorted(m for m in ('torch', 'mmdet') "
-            'if m in sys.modules))')
-    out = subprocess.run([sys.executable, '-c', code],
-                         capture_output=True,
-                         text=True,
-                         timeout=120,
-                         cwd=ROOT)
-    assert out.stdout.strip() == '[]', out.stderr
-
-
 def test_our_metafile_names_resolve_with_hashes():
     metafile = DEFAULT_METAFILES[0]
     if not metafile.is_file():
