@@ -92,8 +92,11 @@ def make_instance(polygon: List[float], text: str, where: str) -> Dict:
         ignore=bool(degenerate) or text.strip() == DO_NOT_CARE)
 
 
-def read_text_lines(path: str) -> List[str]:
-    """Lines of a UTF-8 file, without a BOM and without line ends."""
+def parse_text_lines(path: str, parse_line: Callable[[str, str],
+                                                     Dict]) -> List[Dict]:
+    """``parse_line(line, where)`` of each non-blank line of a UTF-8 file
+    (without a BOM), in file order; ``where`` is ``'<path>, line <i>'``,
+    1-based and counting blank lines."""
     with open(path, 'rb') as f:
         raw = f.read()
     try:
@@ -101,7 +104,10 @@ def read_text_lines(path: str) -> List[str]:
         text = raw.decode('utf-8-sig')
     except UnicodeDecodeError as e:
         raise TextAnnotationError(f'{path}: not UTF-8 ({e})') from None
-    return text.splitlines()
+    return [
+        parse_line(line, f'{path}, line {i}')
+        for i, line in enumerate(text.splitlines(), start=1) if line.strip()
+    ]
 
 
 def find_image(img_dir: str, stem: str) -> str:

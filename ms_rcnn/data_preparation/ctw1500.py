@@ -26,7 +26,7 @@ import xml.etree.ElementTree as ET
 from typing import Dict, List
 
 from .coco_format import (TextAnnotationError, convert_split, make_instance,
-                          parse_coords, read_text_lines)
+                          parse_coords, parse_text_lines)
 
 NUM_COORDS = 28
 TEXT_SEPARATOR = '####'
@@ -81,11 +81,7 @@ def parse_ctw1500_txt(path: str) -> List[Dict]:
     Blank lines are skipped; line numbers in errors are 1-based and count
     them.
     """
-    return [
-        parse_ctw1500_line(line, f'{path}, line {i}')
-        for i, line in enumerate(read_text_lines(path), start=1)
-        if line.strip()
-    ]
+    return parse_text_lines(path, parse_ctw1500_line)
 
 
 def _test_image_stem(stem: str) -> str:

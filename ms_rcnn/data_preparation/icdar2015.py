@@ -13,7 +13,7 @@ of the line and may itself hold commas and quotes (``B1,``, ``"$100,000"``);
 from typing import Dict, List
 
 from .coco_format import (TextAnnotationError, convert_split, make_instance,
-                          parse_coords, read_text_lines)
+                          parse_coords, parse_text_lines)
 
 NUM_COORDS = 8
 
@@ -44,11 +44,7 @@ def parse_icdar2015_gt(path: str) -> List[Dict]:
     Blank lines are skipped; line numbers in errors are 1-based and count
     them.
     """
-    return [
-        parse_icdar2015_line(line, f'{path}, line {i}')
-        for i, line in enumerate(read_text_lines(path), start=1)
-        if line.strip()
-    ]
+    return parse_text_lines(path, parse_icdar2015_line)
 
 
 def convert_icdar2015(raw_dir: str, img_dir: str, gt_dir: str) -> Dict:
