@@ -1,7 +1,11 @@
 """Mask Scoring R-CNN detector."""
+import numpy as np
 from mmdet.models.detectors import TwoStageDetector
+from mmdet.structures import SampleList
+from mmdet.structures.mask import BitmapMasks
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.logging import print_log
+from torch import Tensor
 
 from ms_rcnn.registry import MODELS
 
@@ -38,6 +42,35 @@ class MaskScoringRCNN(TwoStageDetector):
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
 
+    def loss(self, batch_inputs: Tensor,
+             batch_data_samples: SampleList) -> dict:
+        """mmdet's losses, with every bitmap instance mask made 0/1 first.
+
+        Masks read from image files are often 0/255. mmdet's mask targets
+        keep the cells of the mask grid whose RoIAlign average of the raw
+        values is >= 0.5: with 0/255 masks, a cell that the instance covers
+        by about 1/510 is foreground, so the targets are dilated, and with
+        them the mask loss and the MaskIoU targets. Here any non-zero pixel
+        is foreground, as in the MaskIoU targets' area ratios, so 0/255 and
+        0/1 masks give the same losses.
+
+        Args:
+            batch_inputs (Tensor): (B, 3, H, W) images.
+            batch_data_samples (list[DetDataSample]): Their samples; their
+                ``gt_instances.masks`` are replaced by the 0/1 masks.
+
+        Returns:
+            dict: The losses.
+        """
+        for sample in batch_data_samples:
+            masks = sample.gt_instances.get('masks')
+            if isinstance(masks, BitmapMasks):
+                # A uint8 view of the bool array: no second copy.
+                sample.gt_instances.masks = BitmapMasks(
+                    (masks.masks != 0).view(np.uint8), masks.height,
+                    masks.width)
+        return super().loss(batch_inputs, batch_data_samples)
+
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
                               missing_keys, unexpected_keys,
                               error_msgs) -> None:
@@ -50,10 +83,11 @@ class MaskScoringRCNN(TwoStageDetector):
         the detector cannot tell a strict load from a lenient one.)
 
         A checkpoint with ``roi_head.mask_head`` but no
-        ``roi_head.mask_iou_head`` is one of :attr:`plain_detector_name`:
-        loaded with ``strict=False``, the MaskIoU head keeps its
-        initialisation. One line says so, beside the loader's list of the
-        head's missing keys.
+        ``roi_head.mask_iou_head`` is one of :attr:`plain_detector_name`.
+        One line says that the head is not in the checkpoint; the loader
+        then lists the head's keys as missing and raises for them if
+        ``strict``, or, with ``strict=False``, leaves the head as
+        initialised.
         """
         # mmdet's parent first renames the bbox_head.* keys of single-stage
         # (RPN) checkpoints to rpn_head.*.
@@ -65,8 +99,9 @@ class MaskScoringRCNN(TwoStageDetector):
         if (getattr(self.roi_head, 'mask_iou_head', None) is not None
                 and not any(k.startswith(head) for k in state_dict)
                 and any(k.startswith(mask_head) for k in state_dict)):
+            # Said before the loader raises (strict) or keeps the head's
+            # initialisation (strict=False), which this method cannot tell.
             print_log(
-                'The checkpoint has no roi_head.mask_iou_head (a '
-                f'{self.plain_detector_name} checkpoint): newly initialised: '
-                'roi_head.mask_iou_head',
+                'roi_head.mask_iou_head is not in the checkpoint (a '
+                f'{self.plain_detector_name} checkpoint)',
                 logger='current')

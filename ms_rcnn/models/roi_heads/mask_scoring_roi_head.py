@@ -126,11 +126,12 @@ class MaskScoringRoIHead(StandardRoIHead):
         ]
         is_pos = torch.cat([rois.is_pos for rois in scored])
         if self.share_roi_extractor:
-            # The scored RoIs of each image are its first sampled ones
-            # (positives come first), in the box head's order.
+            # The box head's features of the scored RoIs, which are in
+            # sampling order (positives first) in each image.
             in_box_order = torch.cat([
-                torch.arange(len(res.priors), device=is_pos.device) <
-                len(rois.boxes) for res, rois in zip(sampling_results, scored)
+                is_pos.new_zeros(len(res.priors)).index_fill_(
+                    0, rois.inds, True)
+                for res, rois in zip(sampling_results, scored)
             ])
             mask_results = self._mask_forward(
                 x, pos_inds=in_box_order, bbox_feats=bbox_feats)

@@ -22,6 +22,8 @@ class ScoredRoIs(NamedTuple):
     n RoIs, positives first, in the order of the sampling result.
 
     Attributes:
+        inds (Tensor): (n, ) index of each RoI in the sampling result's
+            ``priors`` (positives, then negatives).
         boxes (Tensor): (n, 4) xyxy.
         is_pos (Tensor): (n, ) bool, a positive of the box head.
         gt_inds (Tensor): (n, ) index of the instance whose mask each RoI's
@@ -31,6 +33,7 @@ class ScoredRoIs(NamedTuple):
         matches (Tensor): (n, ) bool, ``labels`` is the class of instance
             ``gt_inds`` (the target is 0 elsewhere).
     """
+    inds: Tensor
     boxes: Tensor
     is_pos: Tensor
     gt_inds: Tensor
@@ -56,38 +59,45 @@ def scored_rois(res: SamplingResult,
             of each sampled RoI, in ``res.priors`` order. Needed for
             ``train_class='pred'`` and for ``train_rois='all'``.
         max_neg_ratio (float, optional): With ``'all'``, score at most this
-            many negatives per positive of the image: the first ones the
-            sampler drew (in random order, or all of them in proposal
-            order). None: every sampled negative.
+            many negatives per positive of the image, drawn at random among
+            the sampled negatives (torch's global generator), kept in
+            sampling order. None: every sampled negative.
     """
-    num_pos = len(res.pos_priors)
+    num_pos, num_neg = len(res.pos_priors), len(res.neg_priors)
+    device = res.pos_priors.device
     if train_rois == 'pos':
-        boxes, gt_inds = res.pos_priors, res.pos_assigned_gt_inds
+        inds = torch.arange(num_pos, device=device)
     else:
-        neg_priors = res.neg_priors
+        neg_inds = torch.arange(num_neg, device=device)
         if max_neg_ratio is not None:
-            neg_priors = neg_priors[:int(max_neg_ratio * num_pos)]
-        boxes = torch.cat([res.pos_priors, neg_priors])
-        overlaps = bbox_overlaps(neg_priors, get_box_tensor(gt.bboxes))
-        if overlaps.numel():
-            best, neg_gt_inds = overlaps.max(dim=1)
-            neg_gt_inds = torch.where(best > 0, neg_gt_inds, -1)
-        else:
-            neg_gt_inds = overlaps.new_full((len(neg_priors), ), -1,
-                                            dtype=torch.long)
-        gt_inds = torch.cat([res.pos_assigned_gt_inds, neg_gt_inds])
-    is_pos = torch.arange(len(boxes), device=boxes.device) < num_pos
+            # A random draw, not the first ones: mmdet's sampler returns
+            # its negatives sorted by proposal index, which is the RPN's
+            # objectness order, so the first ones are the hardest.
+            num_kept = min(int(max_neg_ratio * num_pos), num_neg)
+            neg_inds = torch.randperm(
+                num_neg, device=device)[:num_kept].sort().values
+        inds = torch.cat([torch.arange(num_pos, device=device),
+                          num_pos + neg_inds])
+    boxes = res.priors[inds]
+    is_pos = inds < num_pos
+    # Negatives: the instance of largest box IoU, -1 where none overlaps.
+    overlaps = bbox_overlaps(boxes[~is_pos], get_box_tensor(gt.bboxes))
+    neg_gt_inds = overlaps.new_full((len(overlaps), ), -1, dtype=torch.long)
+    if overlaps.numel():
+        best, best_inds = overlaps.max(dim=1)
+        neg_gt_inds = torch.where(best > 0, best_inds, neg_gt_inds)
+    gt_inds = torch.cat([res.pos_assigned_gt_inds, neg_gt_inds])
     has_gt = gt_inds >= 0
     gt_labels = gt.labels[gt_inds.clamp(min=0)] if len(gt) else gt_inds
     if train_class == 'pred':
-        labels = pred_labels[:len(boxes)]
+        labels = pred_labels[inds]
     elif train_rois == 'all':
         # RoIs overlapping no instance have no ground-truth class: they
         # are scored on the class the box head predicts, as at test time.
-        labels = torch.where(has_gt, gt_labels, pred_labels[:len(boxes)])
+        labels = torch.where(has_gt, gt_labels, pred_labels[inds])
     else:
         labels = gt_labels
-    return ScoredRoIs(boxes, is_pos, gt_inds, labels,
+    return ScoredRoIs(inds, boxes, is_pos, gt_inds, labels,
                       has_gt & (labels == gt_labels))
 
 

@@ -14,8 +14,9 @@ class CascadeMaskScoringRCNN(MaskScoringRCNN, CascadeRCNN):
     resolution order is this class, ``MaskScoringRCNN``, ``CascadeRCNN``,
     ``TwoStageDetector``). From :class:`MaskScoringRCNN` it takes
     ``_load_from_state_dict``: an mmdet Cascade Mask R-CNN checkpoint, which
-    has everything but ``roi_head.mask_iou_head``, loads with that head
-    newly initialised, said once in the log.
+    has everything but ``roi_head.mask_iou_head``, loads (with
+    ``strict=False``, as ``load_from`` does) with that head as initialised;
+    the log says that the head is not in the checkpoint.
     """
 
     plain_detector_name = 'Cascade Mask R-CNN'

@@ -15,7 +15,8 @@ class HybridTaskCascadeMaskScoring(MaskScoringRCNN, HybridTaskCascade):
     ``HybridTaskCascade``, ``CascadeRCNN``, ``TwoStageDetector``). From
     :class:`MaskScoringRCNN` it takes ``_load_from_state_dict``: an mmdet
     HTC checkpoint, which has everything but ``roi_head.mask_iou_head``,
-    loads with that head newly initialised, said once in the log.
+    loads (with ``strict=False``, as ``load_from`` does) with that head as
+    initialised; the log says that the head is not in the checkpoint.
     """
 
     plain_detector_name = 'HTC'

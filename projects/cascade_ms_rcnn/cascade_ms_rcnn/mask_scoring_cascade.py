@@ -15,13 +15,19 @@ so the MaskIoU head scores exactly the mask that is output:
 * features: the mask RoI features of the last stage (RoIAlign of its mask
   RoI extractor, plus the semantic features where HTC fuses them);
 * training: on the last stage's RoIs that the MaskIoU head trains on
-  (positives by default, see its ``train_rois`` and ``train_class``; a
-  predicted class is the last stage's classifier's), the IoU target is that of
-  the binarised merged mask with the whole instance, and the merged mask is
-  computed without gradient (the MaskIoU loss does not reach the mask
-  heads; it reaches the MaskIoU head and, through the RoI features, the
-  neck and backbone), reusing the last stage's mask prediction that its
+  (positives by default, see its ``train_rois`` and ``train_class``), the
+  IoU target is that of the binarised merged mask with the whole instance,
+  and the merged mask is computed without gradient (the MaskIoU loss does
+  not reach the mask heads; it reaches the MaskIoU head and, through the
+  RoI features, the neck and backbone, unless the head's
+  ``detach_inputs``), reusing the last stage's mask prediction that its
   mask loss computed;
+* predicted class (``train_class='pred'``, and RoIs without an instance
+  with ``train_rois='all'``): the test-time class, the argmax of the mean
+  of all stages' class scores along the RoI's chain of refined boxes (see
+  :mod:`.stage_scores`), from the scores that the stages' box losses
+  computed. A ground-truth box that the last sampler added has no chain:
+  every stage scores that box itself;
 * loss: ``loss_mask_iou``, weighted by the MaskIoU head's ``loss_iou``
   weight alone, as in the core Mask Scoring R-CNN. It is computed in the
   last stage, but not multiplied by that stage's ``stage_loss_weights``
@@ -42,6 +48,7 @@ from ms_rcnn.models.roi_heads.mask_scoring_roi_head import (
 from ms_rcnn.models.task_modules.scored_rois import (
     instance_mask_targets, scored_rois)
 from ms_rcnn.registry import MODELS
+from .stage_scores import inference_labels, inherited_scores
 
 # mmdet's cascade heads multiply the entries of a stage's ``loss_mask`` dict
 # whose name contains 'loss' by the stage's loss weight. The MaskIoU loss
@@ -84,6 +91,9 @@ class MaskScoringCascadeMixin:
         super().__init__(**kwargs)
         assert self.with_mask, 'mask scoring needs a mask head'
         self.mask_iou_head = MODELS.build(mask_iou_head)
+        # During ``loss``: the latest stage's box sampling results (mmdet's
+        # cascade loop gives each stage only its own).
+        self._box_samplings = None
 
     def _stage_mask_probs(self,
                           x: Tuple[Tensor],
@@ -133,10 +143,32 @@ class MaskScoringCascadeMixin:
              batch_data_samples: SampleList) -> dict:
         """The host's losses plus ``loss_mask_iou``, which is not scaled by
         the last stage's loss weight (see :meth:`mask_loss`)."""
-        losses = super().loss(x, rpn_results_list, batch_data_samples)
+        try:
+            losses = super().loss(x, rpn_results_list, batch_data_samples)
+        finally:
+            self._box_samplings = None
         losses['loss_mask_iou'] = losses.pop(
             f's{self.num_stages - 1}.{UNSCALED_MASK_IOU}')
         return losses
+
+    def bbox_loss(self, stage: int, x: Tuple[Tensor],
+                  sampling_results: List[SamplingResult], **kwargs) -> dict:
+        """The host's box loss of ``stage``. Where the MaskIoU head needs
+        predicted classes, each sampling result also gets
+        ``chain_scores`` (n, C + 1): the sum of the class scores of this
+        stage and of the earlier ones along each RoI's chain of boxes."""
+        bbox_results = super().bbox_loss(stage, x, sampling_results,
+                                         **kwargs)
+        if self.mask_iou_head.needs_pred_labels:
+            scores = bbox_results['cls_score'].detach().split(
+                [len(res.priors) for res in sampling_results])
+            for i, (res, score) in enumerate(zip(sampling_results, scores)):
+                if stage > 0:
+                    score = score + inherited_scores(
+                        res, self._box_samplings[i], self._adds_gts(stage))
+                res.chain_scores = score
+            self._box_samplings = sampling_results
+        return bbox_results
 
     def mask_loss(self, stage: int, x: Tuple[Tensor],
                   sampling_results: List[SamplingResult],
@@ -154,19 +186,27 @@ class MaskScoringCascadeMixin:
         return mask_results
 
     @torch.no_grad()
-    def _last_stage_labels(self, x: Tuple[Tensor],
-                           sampling_results: List[SamplingResult],
-                           **kwargs) -> List[Tensor]:
-        """Per image, (n, ) the last stage's most likely foreground class
-        of each sampled RoI. Computed here rather than taken from the box
-        loss because HTC's interleaved training samples the mask RoIs anew
-        after the last box refinement."""
-        stage = self.num_stages - 1
-        rois = bbox2roi([res.priors for res in sampling_results])
-        cls_score = self._bbox_forward(stage, x, rois, **kwargs)['cls_score']
-        # Background is the last column of mmdet's softmax classifier.
-        labels = cls_score[:, :self.bbox_head[stage].num_classes].argmax(1)
-        return labels.split([len(res.priors) for res in sampling_results])
+    def _test_time_labels(self, x: Tuple[Tensor],
+                          sampling_results: List[SamplingResult],
+                          **kwargs) -> List[Tensor]:
+        """Per image, (n, ) the test-time class of each RoI of the last
+        stage's mask sampling (see :func:`.stage_scores.inference_labels`).
+        """
+
+        def every_stage(rois):  # (m, 5) -> (m, C + 1) summed class scores
+            return sum(
+                self._bbox_forward(stage, x, rois, **kwargs)['cls_score']
+                for stage in range(self.num_stages))
+
+        return inference_labels(sampling_results, self._box_samplings,
+                                self._adds_gts(self.num_stages - 1),
+                                every_stage, self.bbox_head[-1].num_classes)
+
+    def _adds_gts(self, stage: int) -> bool:
+        """Whether the sampler of ``stage`` adds the ground-truth boxes to
+        the proposals."""
+        return getattr(self.bbox_sampler[stage], 'add_gt_as_proposals',
+                       False)
 
     def mask_iou_loss(self, x: Tuple[Tensor],
                       sampling_results: List[SamplingResult],
@@ -192,8 +232,8 @@ class MaskScoringCascadeMixin:
         train_cfg = self.train_cfg[-1]
         pred_labels = [None] * len(sampling_results)
         if iou_head.needs_pred_labels:
-            pred_labels = self._last_stage_labels(x, sampling_results,
-                                                  **kwargs)
+            pred_labels = self._test_time_labels(x, sampling_results,
+                                                 **kwargs)
         scored = [
             scored_rois(res, gt, iou_head.train_rois, iou_head.train_class,
                         labels, iou_head.max_neg_ratio)

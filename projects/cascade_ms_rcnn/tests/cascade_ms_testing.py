@@ -2,6 +2,7 @@
 and by this project on identical weights, batches, losses, predictions."""
 import copy
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -87,3 +88,23 @@ def losses(model, batch, seed=0):
     np.random.seed(seed)
     data = model.data_preprocessor(copy.deepcopy(batch), True)
     return model(**data, mode='loss')
+
+
+def mmdet_maskiou_targets(boxes, gt_inds, labels, gt, mask_logits, train_cfg):
+    """(n, ) MaskIoU targets of ``boxes``, each paired with instance
+    ``gt_inds`` (-1: none) and scored on the class ``labels``, computed by
+    mmdet: its mask targets, and its MaskIoUHead's targets (area ratios one
+    RoI at a time) given probabilities, which it thresholds at
+    ``mask_thr_binary`` as ours do; 0 without an instance or of a class
+    other than the instance's."""
+    from mmdet.models.roi_heads.mask_heads import MaskIoUHead as MMDetHead
+    inds = gt_inds.clamp(min=0)
+    mask_targets = torch.from_numpy(
+        gt.masks.crop_and_resize(
+            boxes.numpy(), (train_cfg.mask_size, ) * 2, inds.numpy(),
+            binarize=True).to_ndarray()).float()
+    targets = MMDetHead(num_classes=NUM_CLASSES).get_targets(
+        [SimpleNamespace(pos_priors=boxes, pos_assigned_gt_inds=inds)], [gt],
+        mask_logits.sigmoid(), mask_targets, train_cfg)
+    scored = (gt_inds >= 0) & (labels == gt.labels[inds])
+    return torch.where(scored, targets, torch.zeros(()))

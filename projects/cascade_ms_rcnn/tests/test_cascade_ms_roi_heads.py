@@ -3,8 +3,8 @@ heads on identical weights, and the mask scoring recomputed from the heads
 (hand-computed cases are in test_mask_scoring_cascade.py)."""
 import pytest
 import torch
-from cascade_ms_testing import (build_ours, losses, mmdet_twin, predict,
-                                shapes_batch)
+from cascade_ms_testing import (build_ours, losses, mmdet_maskiou_targets,
+                                mmdet_twin, predict, shapes_batch)
 from mmdet.models.roi_heads import HybridTaskCascadeRoIHead
 from mmdet.structures.bbox import bbox2roi, bbox_overlaps
 
@@ -271,34 +271,77 @@ def test_no_detections_give_empty_mask_scores(pair):
 
 
 @pytest.mark.parametrize('name', [CASCADE, HTC])
-def test_training_on_all_rois_and_predicted_classes(name, monkeypatch):
+def test_training_on_all_rois_and_test_time_classes(name, monkeypatch):
     ours = build_ours(name)
-    head = ours.roi_head.mask_iou_head
+    roi_head = ours.roi_head
+    head = roi_head.mask_iou_head
     head.train_rois, head.train_class = 'all', 'pred'
+    # Box heads that refine nothing: each RoI of the last stage is then the
+    # box of its whole chain, which mmdet's test-time loop scores anew.
+    with torch.no_grad():
+        for bbox_head in roi_head.bbox_head:
+            bbox_head.fc_reg.weight.zero_()
+            bbox_head.fc_reg.bias.zero_()
     feats, calls = _record_training(ours, monkeypatch)
+    mask_iou_loss, samplings = roi_head.mask_iou_loss, []
+    monkeypatch.setattr(
+        roi_head, 'mask_iou_loss', lambda x, results, *a, **k: samplings.
+        append(results) or mask_iou_loss(x, results, *a, **k))
     batch = shapes_batch(seed=7)
     reported = losses(ours, batch)['loss_mask_iou']
-    pred, mask_logits, mask_targets, scored, gts, train_cfg = calls[0]
-    rois = scored[0]
-    # Every RoI the last stage sampled, positives first.
-    assert rois.is_pos.any() and not rois.is_pos.all()
-    assert len(pred) == len(mask_logits) == len(mask_targets) == len(
-        rois.boxes)
-    # Scored on the class that the last stage's classifier predicts.
+    pred, mask_logits, _, scored, (gt, ), train_cfg = calls[0]
+    res, rois = samplings[0][0], scored[0]
+    # Every RoI of the last stage's sampling, positives first.
+    assert torch.equal(rois.boxes, res.priors)
+    num_pos = len(res.pos_priors)
+    assert rois.is_pos.tolist() == [True] * num_pos + [False] * (
+        len(res.priors) - num_pos)
+    # Their instances: the assigned one, or for negatives the one of
+    # largest box IoU (-1 where none overlaps).
+    best, best_inds = bbox_overlaps(res.neg_priors, gt.bboxes).max(dim=1)
+    gt_inds = torch.cat(
+        [res.pos_assigned_gt_inds,
+         torch.where(best > 0, best_inds, -1)])
+    assert torch.equal(rois.gt_inds, gt_inds)
+    # Scored on the test-time class: mmdet's mean of the three stages'
+    # class scores, not the last stage's.
     x = [f.detach() for f in feats[0]]
-    roi_head = ours.roi_head
     box_rois = bbox2roi([rois.boxes])
+    metas = [batch['data_samples'][0].metainfo]
     with torch.no_grad():
-        cls_score = roi_head._bbox_forward(2, x, box_rois)['cls_score']
+        _, (cls_score, ), _ = roi_head._refine_roi(x, box_rois, metas,
+                                                   [len(box_rois)])
+        last = roi_head._bbox_forward(2, x, box_rois)['cls_score']
         probs = _final_mask_probs(name, ours, x, box_rois)
     labels = cls_score[:, :-1].argmax(1)
     assert torch.equal(rois.labels, labels)
+    assert (labels != last[:, :-1].argmax(1)).any()
     torch.testing.assert_close(
         mask_logits.sigmoid(),
         probs[torch.arange(len(labels)),
               labels].clamp(LOGIT_EPS, 1 - LOGIT_EPS))
-    # 0.5 x the mean squared error over every scored RoI.
-    targets = head.get_targets(scored, gts, mask_logits, mask_targets,
-                               train_cfg)
+    # 0.5 x the mean squared error over every scored RoI, with mmdet's
+    # targets.
+    targets = mmdet_maskiou_targets(rois.boxes, gt_inds, labels, gt,
+                                    mask_logits, train_cfg)
+    assert (targets > 0).sum() >= 2 and (targets == 0).any()
     torch.testing.assert_close(reported,
                                0.5 * ((pred.float() - targets)**2).mean())
+
+
+@pytest.mark.parametrize('name', [CASCADE, HTC])
+def test_detached_maskiou_loss_trains_the_maskiou_head_alone(name):
+    ours = build_ours(name)
+    ours.roi_head.mask_iou_head.detach_inputs = True
+    loss = losses(ours, shapes_batch(seed=2))['loss_mask_iou']
+    assert loss > 0
+    names, params = zip(*ours.named_parameters())
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    reached = {
+        n
+        for n, g in zip(names, grads) if g is not None and g.abs().sum() > 0
+    }
+    assert reached == {
+        n
+        for n in names if n.startswith('roi_head.mask_iou_head.')
+    }

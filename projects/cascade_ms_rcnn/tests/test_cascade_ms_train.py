@@ -1,7 +1,6 @@
 """A few training steps of the quick-start cascades on tiny generated data,
 then prediction with mask scores."""
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -20,8 +19,8 @@ from ms_rcnn.registry import DATASETS, MODELS
 # on the same step: 's{s}.loss_cls' and 's{s}.loss_mask' equal those of
 # mmdet's twin with the same weights; 'loss_mask_iou' equals 0.5 x the mean
 # squared error of the MaskIoU head's predictions and the targets of mmdet's
-# MaskIoUHead for the same masks; 'loss' is the twin's total plus
-# 'loss_mask_iou'.
+# MaskIoUHead for the same masks on the last stage's sampled positives;
+# 'loss' is the twin's total plus 'loss_mask_iou'.
 FIRST_STEP_LOSSES = {
     'cascade-ms-rcnn_quickstart.py':
     dict(
@@ -50,32 +49,40 @@ FIRST_STEP_LOSSES = {
 }
 
 
-def _record_maskiou_loss_inputs(head, monkeypatch):
-    """The arguments of each call of ``head.loss_and_target``."""
+def _record_maskiou_loss_inputs(roi_head, monkeypatch):
+    """Per call of the MaskIoU loss: the arguments of
+    ``mask_iou_head.loss_and_target`` and the sampling results that
+    ``roi_head.mask_iou_loss`` was given (the last stage's)."""
     calls = []
-    loss_and_target = head.loss_and_target
+    head = roi_head.mask_iou_head
+    loss_and_target, mask_iou_loss = head.loss_and_target, \
+        roi_head.mask_iou_loss
+
+    def recording_mask_iou_loss(x, sampling_results, *args, **kwargs):
+        calls.append(dict(sampling_results=sampling_results))
+        return mask_iou_loss(x, sampling_results, *args, **kwargs)
 
     def recording_loss_and_target(*args):
-        calls.append([a.detach() if torch.is_tensor(a) else a for a in args])
+        calls[-1]['args'] = [
+            a.detach() if torch.is_tensor(a) else a for a in args
+        ]
         return loss_and_target(*args)
 
+    monkeypatch.setattr(roi_head, 'mask_iou_loss', recording_mask_iou_loss)
     monkeypatch.setattr(head, 'loss_and_target', recording_loss_and_target)
     return calls
 
 
-def _mmdet_maskiou_loss(iou_pred, mask_logits, *target_args):
+def _mmdet_maskiou_loss(mask_head, sampling_results, iou_pred, mask_logits,
+                        _, __, gt_instances, train_cfg):
     """MS R-CNN's loss, 0.5 x the mean squared error over the targets above
-    0, with the targets of mmdet's MaskIoUHead (given probabilities, so
-    that it thresholds them as the configs' mask_thr_binary means)."""
+    0, with mmdet's targets on the last stage's positives: its mask head's
+    mask targets and its MaskIoUHead's IoU targets (given probabilities,
+    so that it thresholds them as the configs' mask_thr_binary means)."""
     from mmdet.registry import MODELS as MMDET_MODELS
     head = MMDET_MODELS.build(dict(type='mmdet.MaskIoUHead', num_classes=3))
-    mask_targets, scored, gt_instances, train_cfg = target_args
-    # mmdet's targets read the positives and their instances from these.
-    sampling_results = [
-        SimpleNamespace(
-            pos_priors=rois.boxes, pos_assigned_gt_inds=rois.gt_inds)
-        for rois in scored
-    ]
+    mask_targets = mask_head.get_targets(sampling_results, gt_instances,
+                                         train_cfg)
     targets = head.get_targets(sampling_results, gt_instances,
                                mask_logits.sigmoid(), mask_targets, train_cfg)
     pos = targets > 0
@@ -102,8 +109,7 @@ def test_trains_and_predicts_mask_scores(name, tiny_shapes, monkeypatch):
     iou_head_before = [
         p.detach().clone() for p in model.roi_head.mask_iou_head.parameters()
     ]
-    calls = _record_maskiou_loss_inputs(model.roi_head.mask_iou_head,
-                                        monkeypatch)
+    calls = _record_maskiou_loss_inputs(model.roi_head, monkeypatch)
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     batches = [
         pseudo_collate([train_set[4 * step % 8 + i] for i in range(4)])
@@ -126,7 +132,9 @@ def test_trains_and_predicts_mask_scores(name, tiny_shapes, monkeypatch):
     assert {k: first[k] for k in mmdet_keys} == {k: ref[k] for k in mmdet_keys}
     # rel: mmdet does not clamp a perfect mask's target (1 + 1e-7) to 1.
     assert first['loss_mask_iou'] == pytest.approx(
-        _mmdet_maskiou_loss(*calls[0]), rel=1e-6)
+        _mmdet_maskiou_loss(model.roi_head.mask_head[-1],
+                            calls[0]['sampling_results'], *calls[0]['args']),
+        rel=1e-6)
     assert first['loss'] == pytest.approx(
         ref['loss'] + first['loss_mask_iou'], rel=1e-6)
     golden = FIRST_STEP_LOSSES[name]

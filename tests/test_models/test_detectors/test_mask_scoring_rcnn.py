@@ -1,15 +1,20 @@
-"""MaskScoringRCNN checkpoint loading: a strict load fails on a missing
-MaskIoU head; old RPN checkpoints load and are reported as mmengine does.
+"""MaskScoringRCNN on the quick-start model: its losses against those of
+its Mask R-CNN twin (0/255 masks, a detached MaskIoU head), and checkpoint
+loading: a strict load fails on a missing MaskIoU head; old RPN checkpoints
+load and are reported as mmengine does.
 
 Lenient loads of Mask R-CNN checkpoints: tests/test_robustness/
 test_checkpoint_mismatch.py."""
+import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import load_state_dict
+from ms_rcnn_testing import make_batch
 
 from ms_rcnn.registry import MODELS
 
@@ -17,13 +22,118 @@ QUICKSTART = Path(__file__).parents[3] / 'configs' / 'quickstart'
 HEAD = 'roi_head.mask_iou_head.'
 
 
-def _build(name):
+def _build(name, **mask_iou_head):
     cfg = Config.fromfile(str(QUICKSTART / name)).model
+    if mask_iou_head:
+        cfg.roi_head.mask_iou_head.update(mask_iou_head)
     init_default_scope('ms_rcnn')
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.init_weights()
     return model
+
+
+def _twin(model):
+    """The Mask R-CNN twin (mmdet's MaskRCNN) with ``model``'s weights."""
+    twin = _build('mask-rcnn_quickstart.py')
+    state = {
+        k: v
+        for k, v in model.state_dict().items() if not k.startswith(HEAD)
+    }
+    twin.load_state_dict(copy.deepcopy(state), strict=True)
+    return twin
+
+
+def _batch(seed=4, scale=1):
+    """One image of 3 instances of the quick start's 3 classes, masks of
+    0 and ``scale``."""
+    batch = make_batch(seed=seed)
+    gt = batch['data_samples'][0].gt_instances
+    gt.labels = gt.labels % 3
+    gt.masks.masks *= scale
+    return batch
+
+
+def _losses(model, batch, seed=0):
+    # The RPN and RoI samplers draw random numbers: same seed, same samples.
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    data = model.data_preprocessor(copy.deepcopy(batch), True)
+    return model(**data, mode='loss')
+
+
+def test_0_255_masks_give_the_losses_of_0_1_masks():
+    model = _build('ms-rcnn_quickstart.py')
+    batch, batch_255 = _batch(), _batch(scale=255)
+    assert batch_255['data_samples'][0].gt_instances.masks.masks.max() == 255
+    ones, scaled = _losses(model, batch), _losses(model, batch_255)
+    assert ones['loss_mask_iou'] > 0
+    assert set(ones) == set(scaled)
+    for key, value in ones.items():
+        torch.testing.assert_close(scaled[key], value, rtol=0, atol=0,
+                                   msg=key)
+    # mmdet's Mask R-CNN, which the twin config builds, keeps dilating
+    # 0/255 masks: its mask loss differs.
+    twin = _twin(model)
+    assert _losses(twin, batch_255)['loss_mask'] != _losses(
+        twin, batch)['loss_mask']
+
+
+def _grads(loss, named_params):
+    """{name: gradient} of ``loss``, zeros where it does not reach."""
+    names, params = zip(*named_params)
+    grads = torch.autograd.grad(
+        loss, params, retain_graph=True, allow_unused=True)
+    return {
+        name: torch.zeros_like(p) if g is None else g
+        for name, p, g in zip(names, params, grads)
+    }
+
+
+@pytest.mark.parametrize('detach_inputs', [True, False])
+def test_detached_maskiou_loss_trains_the_maskiou_head_alone(detach_inputs):
+    model = _build('ms-rcnn_quickstart.py', detach_inputs=detach_inputs)
+    loss = _losses(model, _batch())['loss_mask_iou']
+    assert loss > 0
+    grads = _grads(loss, model.named_parameters())
+    reached = {name for name, g in grads.items() if g.abs().sum() > 0}
+    head = {name for name in grads if name.startswith(HEAD)}
+    # Each of the MaskIoU head's weights and biases, either way.
+    assert head <= reached
+    if detach_inputs:
+        # Nothing else: backbone, neck, RPN, box head, mask head.
+        assert reached == head
+    else:
+        # Through the predicted mask and the RoI features.
+        for part in ('backbone.', 'neck.', 'roi_head.mask_head.'):
+            assert any(name.startswith(part) for name in reached), part
+
+
+@pytest.mark.parametrize('detach_inputs', [True, False])
+def test_detached_maskiou_head_trains_the_rest_as_the_mask_rcnn_twin(
+        detach_inputs):
+    model = _build('ms-rcnn_quickstart.py', detach_inputs=detach_inputs)
+    twin = _twin(model)
+    batch = _batch(seed=5)
+    mine, theirs = _losses(model, batch), _losses(twin, batch)
+    assert set(mine) - set(theirs) == {'loss_mask_iou'}
+    for key, value in theirs.items():
+        torch.testing.assert_close(mine[key], value, rtol=0, atol=0,
+                                   msg=key)
+    # The gradient of the whole loss, the MaskIoU loss included, on every
+    # weight of the twin.
+    mine = _grads(model.parse_losses(mine)[0], (
+        (name, p) for name, p in model.named_parameters()
+        if not name.startswith(HEAD)))
+    theirs = _grads(twin.parse_losses(theirs)[0], twin.named_parameters())
+    assert set(mine) == set(theirs)
+    differ = [
+        name for name in theirs if not torch.equal(mine[name], theirs[name])
+    ]
+    if detach_inputs:
+        assert differ == []
+    else:
+        assert any(name.startswith('backbone.') for name in differ)
 
 
 @pytest.fixture

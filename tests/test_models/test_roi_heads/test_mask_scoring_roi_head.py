@@ -1,12 +1,17 @@
 """MaskScoringRoIHead against mmdet's MS R-CNN on identical weights."""
 import copy
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from mmdet.structures.bbox import bbox2roi, bbox_overlaps
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from ms_rcnn_testing import build_our_model, make_batch
 
 import ms_rcnn.models as ours
+from ms_rcnn.registry import MODELS
 from ms_rcnn.structures import masks_to_polygons
 
 
@@ -167,12 +172,33 @@ def test_polygons_from_masks_when_asked(our_model):
         np.testing.assert_array_equal(polygon, other)
 
 
+def _mmdet_targets(boxes, gt_inds, labels, gt, mask_logits, train_cfg):
+    """(n, ) MaskIoU targets of ``boxes``, each paired with instance
+    ``gt_inds`` (-1: none) and scored on the class ``labels``, computed by
+    mmdet: its mask targets, and its MaskIoUHead's targets (area ratios one
+    RoI at a time) given probabilities, which it thresholds at
+    ``mask_thr_binary`` as ours do; 0 without an instance or of a class
+    other than the instance's."""
+    from mmdet.models.roi_heads.mask_heads import MaskIoUHead as MMDetHead
+    inds = gt_inds.clamp(min=0)
+    mask_targets = torch.from_numpy(
+        gt.masks.crop_and_resize(
+            boxes.numpy(), (train_cfg.mask_size, ) * 2, inds.numpy(),
+            binarize=True).to_ndarray()).float()
+    targets = MMDetHead(num_classes=3).get_targets(
+        [SimpleNamespace(pos_priors=boxes, pos_assigned_gt_inds=inds)], [gt],
+        mask_logits.sigmoid(), mask_targets, train_cfg)
+    scored = (gt_inds >= 0) & (labels == gt.labels[inds])
+    return torch.where(scored, targets, torch.zeros(()))
+
+
 @pytest.mark.parametrize('train_rois, train_class', [('all', 'pred'),
                                                      ('all', 'gt'),
                                                      ('pos', 'pred')])
 def test_training_options_score_the_rois_and_classes_they_name(
         train_rois, train_class, monkeypatch):
     # The quick-start model (3 classes, 32 sampled RoIs an image).
+    torch.manual_seed(0)
     model = build_our_model(
         cfg_path='configs/quickstart/ms-rcnn_quickstart.py',
         train_rois=train_rois,
@@ -196,29 +222,89 @@ def test_training_options_score_the_rois_and_classes_they_name(
 
     (_, sampling_results), bbox_results = calls['bbox_loss']
     res = sampling_results[0]
-    (pred, mask_preds, mask_targets, scored, _, _), out = calls['iou']
+    mask_results = calls['mask_loss'][1]
+    (pred, mask_preds, _, scored, _, _), _ = calls['iou']
     rois = scored[0]
     # The RoIs: every sampled one, or the positives, in sampling order.
-    expected = res.priors if train_rois == 'all' else res.pos_priors
-    assert torch.equal(rois.boxes, expected)
-    # The class: the box head's argmax over the foreground classes, or the
-    # instance's.
-    pred_labels = bbox_results['cls_score'][:, :3].argmax(1)[:len(expected)]
-    assigned = gt.labels[res.pos_assigned_gt_inds]
-    if train_class == 'pred':
-        assert torch.equal(rois.labels, pred_labels)
-    else:
-        assert torch.equal(rois.labels[:len(assigned)], assigned)
-    assert len(pred) == len(mask_preds) == len(mask_targets) == len(expected)
+    boxes = res.priors if train_rois == 'all' else res.pos_priors
+    assert torch.equal(rois.boxes, boxes)
+    num_pos = len(res.pos_priors)
+    assert rois.is_pos.tolist() == [True] * num_pos + [False] * (
+        len(boxes) - num_pos)
+    # Their instances: the assigned one, or for negatives the one of
+    # largest box IoU (-1 where none overlaps).
+    best, best_inds = bbox_overlaps(boxes[num_pos:], gt.bboxes).max(dim=1)
+    gt_inds = torch.cat(
+        [res.pos_assigned_gt_inds,
+         torch.where(best > 0, best_inds, -1)])
+    assert torch.equal(rois.gt_inds, gt_inds)
+    if train_rois == 'all':
+        assert (gt_inds[num_pos:] >= 0).any() and (gt_inds[num_pos:] < 0).any()
+    # The class: the box head's argmax over the foreground classes, or
+    # the instance's (the predicted one for RoIs without an instance).
+    pred_labels = bbox_results['cls_score'][:len(boxes), :3].argmax(1)
+    labels = pred_labels if train_class == 'pred' else torch.where(
+        gt_inds >= 0, gt.labels[gt_inds.clamp(min=0)], pred_labels)
+    assert torch.equal(rois.labels, labels)
+    wrong = labels != gt.labels[gt_inds.clamp(min=0)]
+    assert wrong.any() and not wrong.all()
+    # The MaskIoU head saw the mask head's mask of that class.
+    assert torch.equal(mask_preds,
+                       mask_results['mask_preds'][torch.arange(len(labels)),
+                                                  labels])
+    assert len(pred) == len(boxes)
     # The loss: 0.5 x the mean squared error over all scored RoIs ('all'),
-    # or over those with a target above 0 (the paper's 'pos').
-    targets = head.mask_iou_head.get_targets(
-        scored, [gt], mask_preds, mask_targets, model.train_cfg.rcnn)
-    # Wrong predicted classes have target 0, and count in the loss.
-    wrong = rois.labels != gt.labels[rois.gt_inds.clamp(min=0)]
-    assert (targets[wrong] == 0).all()
-    if train_class == 'pred':
-        assert wrong.any()  # a random classifier gets some wrong
-    keep = (targets > 0) | wrong if train_rois == 'pos' else targets >= 0
-    expected_loss = 0.5 * ((pred.float() - targets)[keep]**2).mean()
+    # or over those with a target above 0 and those of a wrong class (the
+    # paper's 'pos'), with mmdet's targets.
+    targets = _mmdet_targets(boxes, gt_inds, labels, gt, mask_preds.detach(),
+                             model.train_cfg.rcnn)
+    assert (targets > 0).any()
+    keep = torch.ones_like(wrong) if train_rois == 'all' else (
+        (targets > 0) | wrong)
+    expected_loss = 0.5 * ((pred.detach() - targets)[keep]**2).mean()
     torch.testing.assert_close(losses['loss_mask_iou'], expected_loss)
+
+
+def test_shared_roi_extractor_scores_the_features_of_the_drawn_rois(
+        monkeypatch):
+    # The quick-start model with the mask head on the box head's RoI
+    # features (no mask RoI extractor; 8x8, which the MaskIoU head's
+    # strided conv halves, and 16x16 masks), the MaskIoU head on every
+    # positive and a random half as many negatives.
+    cfg = Config.fromfile('configs/quickstart/ms-rcnn_quickstart.py').model
+    cfg.roi_head.mask_roi_extractor = None
+    cfg.roi_head.bbox_roi_extractor.roi_layer.output_size = 8
+    cfg.roi_head.bbox_head.roi_feat_size = 8
+    cfg.roi_head.mask_iou_head.update(
+        roi_feat_size=8, train_rois='all', max_neg_ratio=0.5)
+    cfg.train_cfg.rcnn.mask_size = 16
+    init_default_scope('ms_rcnn')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    head = model.roi_head
+    assert head.share_roi_extractor
+    seen, extracted = [], []
+    forward = head.mask_iou_head.forward
+    monkeypatch.setattr(head.mask_iou_head, 'forward',
+                        lambda f, m: seen.append(f) or forward(f, m))
+    extract_feat = model.extract_feat
+    monkeypatch.setattr(
+        model, 'extract_feat',
+        lambda inputs: extracted.append(extract_feat(inputs)) or extracted[-1])
+    scored_calls = []
+    loss_and_target = head.mask_iou_head.loss_and_target
+    monkeypatch.setattr(
+        head.mask_iou_head, 'loss_and_target',
+        lambda *a: scored_calls.append(a[3]) or loss_and_target(*a))
+    batch = make_batch(seed=4)
+    batch['data_samples'][0].gt_instances.labels %= 3
+    _losses(model, batch)
+    rois = scored_calls[0][0]
+    num_pos = int(rois.is_pos.sum())
+    # Not the first negatives: the drawn ones.
+    assert len(rois.inds) == num_pos + num_pos // 2
+    assert not torch.equal(rois.inds, torch.arange(len(rois.inds)))
+    x = [f.detach() for f in extracted[0]]
+    with torch.no_grad():
+        expected = head.bbox_roi_extractor(x[:4], bbox2roi([rois.boxes]))
+    torch.testing.assert_close(seen[0], expected)

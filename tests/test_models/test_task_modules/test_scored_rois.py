@@ -9,12 +9,16 @@ The image holds one instance of class 1: the square of rows and columns
 * RoI 1, [8, 4, 16, 12]: a negative (box IoU 32 / 96) covering the
   instance's right half;
 * RoI 2, [0, 13, 3, 16]: a negative overlapping nothing.
+
+Two more cases: negatives between two instances, and mmdet's own assigner
+and sampler drawing the RoIs whose negatives ``max_neg_ratio`` caps.
 """
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from mmdet.registry import TASK_UTILS
 from mmdet.structures.mask import BitmapMasks
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
@@ -54,7 +58,8 @@ def test_paper_rois_are_the_positives_on_their_gt_class(image):
     assert rois.matches.tolist() == [True]
 
 
-def test_all_rois_negatives_take_the_most_overlapping_instance(image):
+def test_all_rois_negatives_without_an_instance_take_the_predicted_class(
+        image):
     res, gt = image
     # The box head predicts class 2 for RoI 2: with 'gt', a RoI without an
     # instance is scored on the predicted class.
@@ -65,15 +70,100 @@ def test_all_rois_negatives_take_the_most_overlapping_instance(image):
     assert rois.matches.tolist() == [True, True, False]
 
 
-@pytest.mark.parametrize('ratio, num_negs', [(None, 2), (2.0, 2), (1.0, 1),
-                                             (0.5, 0)])
+def test_negatives_take_the_instance_they_overlap_most():
+    # A second instance, class 2: rows 4..11, columns 12..15 (box
+    # [12, 4, 16, 12], 32 pixels), beside the first.
+    masks = np.zeros((2, 16, 16), np.uint8)
+    masks[0, 4:12, 4:12] = 1
+    masks[1, 4:12, 12:16] = 1
+    gt = InstanceData(
+        bboxes=torch.tensor([[4., 4., 12., 12.], [12., 4., 16., 12.]]),
+        labels=torch.tensor([1, 2]),
+        masks=BitmapMasks(masks, 16, 16))
+    pos = torch.tensor([[4., 4., 12., 12.]])
+    # Box IoUs with instances 0 and 1: [8, 4, 16, 12]: 32 / 96 and
+    # 32 / 64; [2, 4, 10, 12]: 48 / 80 and 0; [0, 13, 3, 16]: 0 and 0.
+    neg = torch.tensor([[8., 4., 16., 12.], [2., 4., 10., 12.],
+                        [0., 13., 3., 16.]])
+    res = SimpleNamespace(
+        pos_priors=pos,
+        neg_priors=neg,
+        priors=torch.cat([pos, neg]),
+        pos_assigned_gt_inds=torch.tensor([0]))
+    rois = scored_rois(res, gt, 'all', 'gt', torch.tensor([0, 0, 0, 0]))
+    assert rois.gt_inds.tolist() == [0, 1, 0, -1]
+    # The instance's class; the predicted one where there is none.
+    assert rois.labels.tolist() == [1, 2, 1, 0]
+    assert rois.matches.tolist() == [True, True, True, False]
+
+
+@pytest.mark.parametrize('ratio, num_negs', [(None, 2), (2.0, 2), (0.5, 0)])
 def test_negatives_per_positive_are_capped(image, ratio, num_negs):
     res, gt = image
     rois = scored_rois(res, gt, 'all', 'gt', torch.tensor([1, 1, 2]), ratio)
-    # One positive: the first num_negs negatives in sampling order.
+    # One positive: num_negs negatives (here all or none of the two).
     assert torch.equal(rois.boxes, res.priors[:1 + num_negs])
+    assert rois.inds.tolist() == [0, 1, 2][:1 + num_negs]
     assert rois.gt_inds.tolist() == [0, 0, -1][:1 + num_negs]
     assert rois.labels.tolist() == [1, 1, 2][:1 + num_negs]
+
+
+def _sampled_proposals():
+    """mmdet's MaxIoUAssigner and RandomSampler (as in the configs) on 40
+    proposals around two instances of a 64x64 image, in decreasing
+    objectness as the RPN outputs them."""
+    gt = InstanceData(
+        bboxes=torch.tensor([[8., 8., 24., 24.], [36., 30., 60., 58.]]),
+        labels=torch.tensor([0, 2]))
+    rng = torch.Generator().manual_seed(0)
+    centres = torch.rand((40, 2), generator=rng) * 56 + 4
+    sizes = torch.rand((40, 2), generator=rng) * 12 + 6
+    proposals = torch.cat([centres - sizes, centres + sizes], 1).clamp(0, 64)
+    proposals[:4] = gt.bboxes.repeat(2, 1) + torch.tensor([1., -1, 1, 1])
+    assigner = TASK_UTILS.build(
+        dict(
+            type='MaxIoUAssigner',
+            pos_iou_thr=0.5,
+            neg_iou_thr=0.5,
+            min_pos_iou=0.5,
+            match_low_quality=True,
+            ignore_iof_thr=-1))
+    sampler = TASK_UTILS.build(
+        dict(
+            type='RandomSampler',
+            num=16,
+            pos_fraction=0.25,
+            neg_pos_ub=-1,
+            add_gt_as_proposals=True))
+    pred = InstanceData(priors=proposals)
+    torch.manual_seed(0)
+    res = sampler.sample(assigner.assign(pred, gt), pred, gt)
+    return res, gt
+
+
+def test_capped_negatives_are_a_random_draw_with_mmdets_sampler():
+    res, gt = _sampled_proposals()
+    num_pos, num_neg = len(res.pos_priors), len(res.neg_priors)
+    assert (num_pos, num_neg) == (4, 12)
+    # mmdet's sampler returns its negatives in proposal order, i.e. in
+    # decreasing objectness: the first ones would be the hardest.
+    assert torch.equal(res.neg_inds, res.neg_inds.sort().values)
+    pred_labels = torch.arange(16) % 3
+    chosen = torch.zeros(num_neg)
+    for seed in range(300):
+        torch.manual_seed(seed)
+        rois = scored_rois(res, gt, 'all', 'pred', pred_labels, 0.5)
+        # 0.5 x 4 positives: the 4 positives and 2 of the 12 negatives,
+        # in sampling order, with their own predicted classes.
+        assert torch.equal(rois.inds[:num_pos], torch.arange(num_pos))
+        negs = rois.inds[num_pos:] - num_pos
+        assert len(negs) == 2 and negs[0] < negs[1]
+        assert torch.equal(rois.boxes, res.priors[rois.inds])
+        assert torch.equal(rois.labels, pred_labels[rois.inds])
+        chosen[negs] += 1
+    # Each negative drawn 300 x 2 / 12 = 50 times on average (standard
+    # deviation 6.5).
+    assert ((chosen > 25) & (chosen < 75)).all(), chosen
 
 
 def test_predicted_class_other_than_the_instances_does_not_match(image):
@@ -173,6 +263,7 @@ def test_loss_of_each_training_option(image, kwargs, loss):
     dict(train_rois='neg'),
     dict(train_class='box'),
     dict(target_bins=-1),
+    dict(max_neg_ratio=-1.0),
 ])
 def test_unknown_training_option_is_refused(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):

@@ -53,13 +53,18 @@ class MaskIoUHead(BaseModule):
       ``train_rois='all'`` and ``'gt'``, RoIs that overlap no instance are
       scored on the predicted class.)
     * ``max_neg_ratio=r``: with ``'all'``, at most ``r`` negatives per
-      positive of the image (the first the sampler drew), which bounds the
-      extra cost of scoring negatives and their share of the loss;
+      positive of the image, a random draw among the sampled negatives,
+      which bounds the extra cost of scoring negatives and their share of
+      the loss;
     * ``target_bins=K``: most RoIs of ``'all'`` have targets near 0 and
       would pull every prediction towards 0. Each RoI's squared error is
       weighted by the inverse of how many RoIs of the batch have a target
       in its bin (K equal bins over [0, 1]), normalised to a mean weight of
-      1: every non-empty bin weighs the same in the loss.
+      1: every non-empty bin weighs the same in the loss;
+    * ``detach_inputs=True``: the RoI features and mask probabilities are
+      detached from the graph, so ``loss_mask_iou`` trains this head alone:
+      the rest of the detector gets the gradients of Mask R-CNN's losses
+      only, and the backward of this loss stops at the head's inputs.
 
     Args:
         num_convs (int): Number of 3x3 convs. Defaults to 4.
@@ -82,6 +87,8 @@ class MaskIoUHead(BaseModule):
             None.
         target_bins (int): Bins of the target weighting; 0 weighs every RoI
             alike. Defaults to 0.
+        detach_inputs (bool): Stop the gradient of ``loss_mask_iou`` at the
+            head's inputs. Defaults to False (the paper's).
         init_cfg (dict | list[dict], optional): Initialisation config.
     """
 
@@ -100,6 +107,7 @@ class MaskIoUHead(BaseModule):
                  train_class: str = 'gt',
                  max_neg_ratio: Optional[float] = None,
                  target_bins: int = 0,
+                 detach_inputs: bool = False,
                  init_cfg: OptMultiConfig = [
                      dict(type='Kaiming', override=dict(name='convs')),
                      dict(type='Caffe2Xavier', override=dict(name='fcs')),
@@ -121,10 +129,14 @@ class MaskIoUHead(BaseModule):
         if target_bins < 0:
             raise ValueError('MaskIoUHead: target_bins must be >= 0, got '
                              f'{target_bins}')
+        if max_neg_ratio is not None and not max_neg_ratio >= 0:
+            raise ValueError('MaskIoUHead: max_neg_ratio must be >= 0 or '
+                             f'None, got {max_neg_ratio!r}')
         self.train_rois = train_rois
         self.train_class = train_class
         self.max_neg_ratio = max_neg_ratio
         self.target_bins = target_bins
+        self.detach_inputs = detach_inputs
 
         # +1 input channel: the pooled predicted mask.
         channels = [in_channels + 1] + [conv_out_channels] * num_convs
@@ -155,6 +167,8 @@ class MaskIoUHead(BaseModule):
         Returns:
             Tensor: (N, num_classes) predicted IoUs (not clamped).
         """
+        if self.detach_inputs:
+            mask_feat, mask_preds = mask_feat.detach(), mask_preds.detach()
         pooled = self.max_pool(mask_preds.sigmoid().unsqueeze(1))
         x = torch.cat((mask_feat, pooled.to(mask_feat.dtype)), 1)
         for conv in self.convs:

@@ -26,6 +26,7 @@ def _case():
     masks = np.zeros((1, 64, 64), np.uint8)
     masks[0, 16:48, 16:48] = 1
     res = ScoredRoIs(
+        inds=torch.tensor([0, 1]),
         boxes=torch.tensor([[16., 16., 48., 48.], [16., 16., 48., 48.]]),
         is_pos=torch.tensor([True, True]),
         gt_inds=torch.tensor([0, 0]),
@@ -109,3 +110,28 @@ def test_predict_by_feat_clamps_and_keeps_scores():
         scores=torch.tensor([0.8]), labels=torch.tensor([0]))
     out = legacy.predict_by_feat([torch.tensor([[0.5, 0.1]])], [results])[0]
     torch.testing.assert_close(out.scores, torch.tensor([0.4]))
+
+
+@pytest.mark.parametrize('detach_inputs', [False, True])
+def test_detach_inputs_stops_the_gradient_at_the_inputs(detach_inputs):
+    torch.manual_seed(0)
+    head = MaskIoUHead(
+        num_convs=1,
+        num_fcs=1,
+        in_channels=4,
+        conv_out_channels=4,
+        fc_out_channels=8,
+        num_classes=2,
+        detach_inputs=detach_inputs)
+    feats = torch.rand(3, 4, 14, 14, requires_grad=True)
+    masks = torch.randn(3, 28, 28, requires_grad=True)
+    out = head(feats, masks)
+    out.sum().backward()
+    assert all(p.grad.abs().sum() > 0 for p in head.parameters())
+    if detach_inputs:
+        assert feats.grad is None and masks.grad is None
+    else:
+        assert feats.grad.abs().sum() > 0 and masks.grad.abs().sum() > 0
+    # The same predictions either way.
+    head.detach_inputs = not detach_inputs
+    torch.testing.assert_close(head(feats, masks), out, rtol=0, atol=0)
