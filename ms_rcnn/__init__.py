@@ -48,15 +48,18 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     if not init_default_scope:
         return
     current = DefaultScope.get_current_instance()
-    if current is None or not DefaultScope.check_instance_created('ms_rcnn'):
-        DefaultScope.get_instance('ms_rcnn', scope_name='ms_rcnn')
-    elif current.scope_name != 'ms_rcnn':
+    if current is not None and current.scope_name == 'ms_rcnn':
+        return
+    if current is not None:
         warnings.warn(f'The current default scope "{current.scope_name}" is '
                       'not "ms_rcnn"; register_all_modules switches it to '
                       '"ms_rcnn". Pass init_default_scope=False to keep it.')
-        # Instance names are unique in mmengine; the timestamp avoids a clash.
-        DefaultScope.get_instance(
-            f'ms_rcnn-{datetime.datetime.now()}', scope_name='ms_rcnn')
+    # The newest instance is the current one, and instance names are unique
+    # in mmengine: a timestamp tells a second one apart.
+    name = 'ms_rcnn'
+    if DefaultScope.check_instance_created(name):
+        name = f'ms_rcnn-{datetime.datetime.now()}'
+    DefaultScope.get_instance(name, scope_name='ms_rcnn')
 
 
 __all__ = ['__version__', 'register_all_modules']

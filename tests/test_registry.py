@@ -4,6 +4,7 @@ import logging
 import pathlib
 import subprocess
 import sys
+import warnings
 
 import pytest
 from mmdet import registry as mmdet_registry
@@ -124,9 +125,45 @@ def test_building_under_ms_rcnn_warns_nothing(mmengine_warnings):
     assert not [m for m in mmengine_warnings if 'registry' in m]
 
 
-def test_register_all_modules_sets_scope():
-    ms_rcnn.register_all_modules(init_default_scope=True)
+SWITCH_WARNING = ('The current default scope "mmdet" is not "ms_rcnn"; '
+                  'register_all_modules switches it to "ms_rcnn". Pass '
+                  'init_default_scope=False to keep it.')
+
+
+def test_register_all_modules_switches_the_scope_and_warns():
+    init_default_scope('mmdet')
+    assert DefaultScope.get_current_instance().scope_name == 'mmdet'
+    with pytest.warns(UserWarning) as record:
+        ms_rcnn.register_all_modules(init_default_scope=True)
     assert DefaultScope.get_current_instance().scope_name == 'ms_rcnn'
+    assert [str(w.message) for w in record
+            if 'default scope' in str(w.message)] == [SWITCH_WARNING]
+    # Already in ms_rcnn's scope: nothing to say.
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        ms_rcnn.register_all_modules(init_default_scope=True)
+    assert DefaultScope.get_current_instance().scope_name == 'ms_rcnn'
+
+
+def test_register_all_modules_warns_the_first_time_too():
+    # A fresh interpreter, where the ms_rcnn scope was never created
+    # (in this one, earlier tests have created it).
+    code = """
+import warnings
+from mmengine.registry import DefaultScope, init_default_scope
+import ms_rcnn
+init_default_scope('mmdet')
+with warnings.catch_warnings(record=True) as record:
+    warnings.simplefilter('always')
+    ms_rcnn.register_all_modules()
+print(DefaultScope.get_current_instance().scope_name)
+print([str(w.message) for w in record if 'default scope' in str(w.message)])
+"""
+    out = subprocess.run([sys.executable, '-c', code],
+                         capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.splitlines() == ['ms_rcnn', str([SWITCH_WARNING])]
 
 
 def test_importing_the_registry_leaves_mmengine_alone():

@@ -4,10 +4,13 @@
 # itself (editable), then checks that mmcv's RoIAlign and NMS really run.
 #
 #   bash tools/setup_env.sh            # idempotent: a second run takes seconds
+#   VENV=$(python -c 'import sys; print(sys.prefix)') bash tools/setup_env.sh
+#                                      # into the active venv / conda env
 #
 # Environment:
 #   PYTHON        interpreter that creates the venv (default: python3)
-#   VENV          venv folder (default: <repo>/.venv)
+#   VENV          venv folder (default: <repo>/.venv); an existing
+#                 environment (with bin/python) is used as it is
 #   TORCH_SPEC    torch requirement when the venv has no torch yet
 #                 (default: torch==2.13.0, the CPU build)
 #   MMCV_VERSION  mmcv sdist to build (default: 2.1.0)
@@ -71,7 +74,6 @@ else
 
     # The project and the rest of its dependencies (pins in pyproject.toml).
     "${PIP[@]}" install --no-build-isolation -e "$ROOT[all]"
-    fingerprint > "$STAMP"
 fi
 
 # mim (train, test, search) and mmengine (`ms_rcnn::` config bases) look for
@@ -88,5 +90,9 @@ if [ ! -e "$SITE/ms_rcnn" ] || [ -L "$SITE/ms_rcnn" ]; then
 fi
 
 say "checking mmcv ops"
-"$PY" "$ROOT/tools/misc/check_ops.py" || die "mmcv is installed without working ops; remove $VENV and run again"
+# $VENV may be a user's own environment: say what to remove, not the venv.
+"$PY" "$ROOT/tools/misc/check_ops.py" || die "mmcv is installed without working ops (above); remove it with '$PY -m pip uninstall -y mmcv' and run again (with nvcc on the PATH for CUDA ops)"
+# Written once the ops work: after a failed check (and mmcv removed), the
+# next run installs again instead of finding the environment up to date.
+fingerprint > "$STAMP"
 say "ready: source $VENV/bin/activate"

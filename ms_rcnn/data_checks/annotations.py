@@ -75,13 +75,17 @@ def instance_problem(box: Sequence[float], segmentation, width: float,
     Args:
         box (Sequence[float]): ``(x1, y1, x2, y2)`` in pixels.
         segmentation (list | dict | None): COCO polygons (a list of flat
-            ``[x1, y1, x2, y2, ...]`` lists); RLE (a dict) and None are not
-            checked.
+            ``[x1, y1, x2, y2, ...]`` lists) or RLE (a dict); an RLE is
+            only checked for being empty, None (no ``segmentation``, as in
+            a box-only dataset) not at all.
         width (float): Width of the image.
         height (float): Height of the image.
 
     Returns:
         str | None: ``'zero-area box'``, ``'box outside the image'``,
+        ``'no segmentation'`` (an empty list or dict: mmdet's
+        ``CocoDataset`` gives the instance no mask, and
+        ``LoadAnnotations(with_mask=True)`` fails on it),
         ``'polygon with fewer than 3 points'`` (mmdet drops such polygons and
         would leave the instance without a mask) or ``'mask outside the
         image'`` (all points outside: it rasterises to an empty mask).
@@ -91,6 +95,8 @@ def instance_problem(box: Sequence[float], segmentation, width: float,
         return 'zero-area box'
     if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
         return 'box outside the image'
+    if segmentation is not None and not segmentation:
+        return 'no segmentation'
     if not isinstance(segmentation, list):
         return None
     polygons = [p for p in segmentation if len(p) >= 6 and len(p) % 2 == 0]
@@ -125,6 +131,7 @@ def check_coco_file(ann_file: str, warn: bool = True) -> Dict[str, List]:
     problems = {
         'zero-area box': [],
         'box outside the image': [],
+        'no segmentation': [],
         'polygon with fewer than 3 points': [],
         'mask outside the image': [],
         'image without annotations': [],

@@ -18,7 +18,7 @@ through mmengine's current logger, so that it reaches the run's log file in
 ``work_dir`` even when Python's warnings are ignored. mmengine's logger
 prints a repeated warning once;
 :class:`~ms_rcnn.engine.hooks.SkippedSampleHook` logs how many samples were
-skipped in each epoch::
+skipped and how many instances dropped in each epoch::
 
     custom_hooks = [dict(type='SkippedSampleHook')]
 
@@ -184,10 +184,15 @@ class SanitizeInstances(BaseTransform):
 
     Works on ``results['instances']`` as mmdet's ``CocoDataset`` gives them
     (``bbox`` as x1, y1, x2, y2; ``mask`` as COCO polygons or RLE). An
-    instance is dropped, with a :class:`DataWarning` naming the image and
-    the instance, for the reasons of
-    :func:`~ms_rcnn.data_checks.annotations.instance_problem`. A sample
-    left without instances is skipped (``skip_bad=True``) or rejected.
+    instance is dropped, with a :class:`DataWarning` naming the image, the
+    instance and its box, for the reasons of
+    :func:`~ms_rcnn.data_checks.annotations.instance_problem`, and, when
+    masks are loaded, for having none: ``CocoDataset`` leaves ``mask`` out
+    for an empty ``segmentation``, and mmdet's
+    ``LoadAnnotations(with_mask=True)`` then fails with a ``KeyError``. A
+    sample left without instances is skipped (``skip_bad=True``) or
+    rejected. :attr:`skipped` counts the skipped samples, :attr:`dropped`
+    the dropped instances.
 
     Args:
         skip_bad (bool): Skip an image without usable instances (return
@@ -196,12 +201,19 @@ class SanitizeInstances(BaseTransform):
         allow_empty (bool): Keep images without instances (e.g. in a test
             pipeline, where an image without objects is a valid sample).
             Defaults to False.
+        with_mask (bool): The pipeline loads masks: an instance needs one.
+            Defaults to True.
     """
 
-    def __init__(self, skip_bad: bool = True, allow_empty: bool = False):
+    def __init__(self,
+                 skip_bad: bool = True,
+                 allow_empty: bool = False,
+                 with_mask: bool = True) -> None:
         self.skip_bad = skip_bad
         self.allow_empty = allow_empty
+        self.with_mask = with_mask
         self.skipped = SkipCounter()
+        self.dropped = SkipCounter()
 
     def transform(self, results: dict) -> Optional[dict]:
         path = results.get('img_path', '<unknown image>')
@@ -210,12 +222,18 @@ class SanitizeInstances(BaseTransform):
         width = results.get('width', results.get('ori_shape', (0, 1e9))[1])
         kept = []
         for i, instance in enumerate(results.get('instances', [])):
-            problem = instance_problem(instance['bbox'],
-                                       instance.get('mask'), width, height)
+            if self.with_mask and 'mask' not in instance:
+                problem = 'no segmentation'
+            else:
+                problem = instance_problem(instance['bbox'],
+                                           instance.get('mask'), width,
+                                           height)
             if problem is None:
                 kept.append(instance)
             else:
-                _report(f'{path}: dropped instance {i}: {problem}')
+                _report(f'{path}: dropped instance {i} (box '
+                        f'{instance["bbox"]}): {problem}')
+                self.dropped.add()
         results['instances'] = kept
         if not kept and not self.allow_empty:
             return _skip_or_raise(self, path, 'no usable annotations')
@@ -223,19 +241,26 @@ class SanitizeInstances(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(skip_bad={self.skip_bad}, '
-                f'allow_empty={self.allow_empty})')
+                f'allow_empty={self.allow_empty}, '
+                f'with_mask={self.with_mask})')
 
 
-def skip_counters(obj) -> List[SkipCounter]:
+def skip_counters(obj, kind: str = 'skipped') -> List[SkipCounter]:
     """The counters of the checked transforms in ``obj``: a dataset, a dataset
     wrapper (``dataset`` / ``datasets``) or a pipeline (``pipeline`` /
-    ``transforms``), searched through all of them."""
+    ``transforms``), searched through all of them.
+
+    Args:
+        obj: Where to look.
+        kind (str): ``'skipped'`` (samples) or ``'dropped'`` (instances).
+    """
     if isinstance(obj, (CheckedLoadImageFromFile, SanitizeInstances)):
-        return [obj.skipped]
+        counter = getattr(obj, kind, None)
+        return [] if counter is None else [counter]
     counters = []
     for name in ('dataset', 'datasets', 'pipeline', 'transforms'):
         child = getattr(obj, name, None)
         for item in child if isinstance(child, (list, tuple)) else [child]:
             if item is not None:
-                counters += skip_counters(item)
+                counters += skip_counters(item, kind)
     return counters

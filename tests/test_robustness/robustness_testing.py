@@ -12,29 +12,45 @@ CONFIG = str(ROOT / 'configs' / 'quickstart' / 'ms-rcnn_quickstart.py')
 _names = itertools.count()
 
 
-def tiny_cfg(data, work_dir, max_iters=4, ckpt_interval=2, batch_size=1):
-    """The quick-start config on ``data``, iteration-based, small batches,
-    without validation, logging every iteration's own losses."""
+def tiny_cfg(data,
+             work_dir,
+             max_iters=4,
+             ckpt_interval=2,
+             batch_size=1,
+             max_epochs=None):
+    """The quick-start config on ``data``, small batches, logging every
+    iteration's own losses.
+
+    Iteration-based by default (``max_iters``, a checkpoint every
+    ``ckpt_interval`` iterations, no validation); with ``max_epochs``
+    epoch-based, with a checkpoint and a validation after every epoch.
+    """
     cfg = Config.fromfile(CONFIG)
     root = data['data_root'] + '/'
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.data_root = root
-    cfg.test_evaluator = [
-        dict(e, ann_file=data['val_ann']) for e in cfg.test_evaluator
-    ]
+    for key in ('val_evaluator', 'test_evaluator'):
+        cfg[key] = [dict(e, ann_file=data['val_ann']) for e in cfg[key]]
     cfg.train_dataloader.batch_size = batch_size
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.param_scheduler = []
+    if max_epochs is None:
+        cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
+        cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    else:
+        cfg.train_cfg = dict(
+            type='EpochBasedTrainLoop', max_epochs=max_epochs,
+            val_interval=1)
+        ckpt_interval = 1
+    by_epoch = max_epochs is not None
     cfg.default_hooks.checkpoint = dict(
         type='SafeCheckpointHook',
         interval=ckpt_interval,
-        by_epoch=False,
+        by_epoch=by_epoch,
         max_keep_ckpts=1)
     cfg.default_hooks.logger.interval = 1
     # window_size 1: each logged loss is that iteration's, not a mean.
     cfg.log_processor = dict(
-        type='LogProcessor', window_size=1, by_epoch=False)
+        type='LogProcessor', window_size=1, by_epoch=by_epoch)
     cfg.randomness = dict(seed=0, deterministic=True)
     cfg.work_dir = str(work_dir)
     # Two runs started in one second would share mmengine's named

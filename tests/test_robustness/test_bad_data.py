@@ -162,6 +162,13 @@ def test_training_log_names_the_skipped_image_and_counts_per_epoch(
         data, tmp_path, monkeypatch, num_workers):
     path = os.path.join(data['img_dir'], 'train_000002.png')
     _damage(path, _corrupt)
+    # ...and an annotation without segmentation on another image.
+    coco = load_coco(data)
+    images = {img['id']: img['file_name'] for img in coco['images']}
+    empty = next(a for a in coco['annotations']
+                 if images[a['image_id']] == 'train_000004.png')
+    empty['segmentation'] = []
+    write_json(data['train_ann'], coco)
     names = _names(_dataset(data, tmp_path))
     # A skipped index is replaced by this good one (mmengine draws one at
     # random, which could be the corrupt one again): every epoch visits
@@ -180,8 +187,14 @@ def test_training_log_names_the_skipped_image_and_counts_per_epoch(
     log, = (tmp_path / 'work').glob('*/*.log')
     text = log.read_text()
     assert f'WARNING - skipping sample {path}: image file is corrupt' in text
-    counts = re.findall(r'WARNING - epoch (\d): (\d+) training sample', text)
-    assert counts == [('1', '1'), ('2', '1')]
+    assert re.search(
+        'WARNING - ' + re.escape(os.path.join(data['img_dir'],
+                                              'train_000004.png')) +
+        r': dropped instance \d \(box .*\): no segmentation', text)
+    counts = re.findall(
+        r'WARNING - epoch (\d): (\d+) training sample\(s\) skipped, '
+        r'(\d+) instance\(s\) dropped', text)
+    assert counts == [('1', '1', '1'), ('2', '1', '1')]
 
 
 def test_image_size_differs_from_annotation(data, tmp_path):
@@ -242,17 +255,19 @@ def test_unknown_category_ids_are_an_error(data):
 
 
 def _break_annotations(data):
-    """One annotation of each droppable kind, on images 1..4; image 5 loses
-    its annotations. Returns {problem: (file name, ann id)}."""
+    """One annotation of each droppable kind, on images 1..4 (each has more
+    than one); image 5 loses its annotations. Returns {problem: (file
+    name, ann id)}."""
     coco = load_coco(data)
     by_image = {}
     for ann in coco['annotations']:
         by_image.setdefault(ann['image_id'], []).append(ann)
     names = {img['id']: img['file_name'] for img in coco['images']}
-    zero, short, outside = (by_image[i][0] for i in (1, 2, 3))
+    zero, short, outside, empty = (by_image[i][0] for i in (1, 2, 3, 4))
     zero['bbox'][2] = 0
     short['segmentation'] = [[10, 10, 20, 20]]
     outside['segmentation'] = [[200, 200, 220, 200, 220, 220]]
+    empty['segmentation'] = []
     coco['annotations'] = [
         a for a in coco['annotations'] if a['image_id'] != 5
     ]
@@ -261,6 +276,7 @@ def _break_annotations(data):
         'zero-area box': (names[1], zero['id']),
         'polygon with fewer than 3 points': (names[2], short['id']),
         'mask outside the image': (names[3], outside['id']),
+        'no segmentation': (names[4], empty['id']),
         'image without annotations': (names[5], None),
     }
 
@@ -283,23 +299,34 @@ def test_droppable_annotations_are_reported(data):
             f'(ann id {ann_id})') in messages
     assert f'{ann}: 1 x image without annotations, not loaded: ' \
         f'{expected["image without annotations"][0]}' in messages
-    assert len(messages) == 4
+    name, ann_id = expected['no segmentation']
+    assert (f'{ann}: 1 x no segmentation, not loaded: {name} '
+            f'(ann id {ann_id})') in messages
+    assert len(messages) == 5
 
 
 def test_sanitize_drops_bad_instances(data, tmp_path):
     expected = _break_annotations(data)
     dataset = _dataset(data, tmp_path, filter_cfg=None)
     names = _names(dataset)
-    # mmdet drops the zero-area box itself; the sanitizer drops the rest.
-    for problem in ('polygon with fewer than 3 points',
+    # mmdet drops the zero-area box itself; the sanitizer drops the rest
+    # (the instance without segmentation made LoadAnnotations raise
+    # KeyError: 'mask').
+    for problem in ('no segmentation', 'polygon with fewer than 3 points',
                     'mask outside the image'):
         name = expected[problem][0]
         index = names.index(name)
-        before = len(dataset.get_data_info(index)['instances'])
-        with pytest.warns(
-                DataWarning, match=f'{name}: dropped instance 0: {problem}'):
+        instances = dataset.get_data_info(index)['instances']
+        with pytest.warns(DataWarning) as record:
             out = dataset[index]
-        assert len(out['data_samples'].gt_instances) == before - 1
+        assert [str(w.message) for w in record] == [
+            f'{data["img_dir"]}/{name}: dropped instance 0 (box '
+            f'{instances[0]["bbox"]}): {problem}'
+        ]
+        assert len(out['data_samples'].gt_instances) == len(instances) - 1
+        assert out['data_samples'].gt_instances.labels.tolist() == [
+            i['bbox_label'] for i in instances[1:]
+        ]
     # Image 5 has no annotations left: skipped, named.
     empty = expected['image without annotations'][0]
     with pytest.warns(

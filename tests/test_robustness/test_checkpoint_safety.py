@@ -1,13 +1,17 @@
 """SafeCheckpointHook: a failed save leaves the previous checkpoint valid;
 a resumed run draws the same random numbers as an uninterrupted one."""
-import json
+import os
+import random
 
 import mmengine.runner.runner as runner_module
+import numpy as np
 import pytest
 import torch
-from toy_runner import params, toy_runner
+from toy_runner import KillAt, Killed, RecordLosses, params, toy_runner
 
-from ms_rcnn.engine.hooks.safe_checkpoint_hook import atomic_write_text
+from ms_rcnn.engine.hooks import SafeCheckpointHook
+from ms_rcnn.engine.hooks.safe_checkpoint_hook import (atomic_write_text,
+                                                       rng_state)
 from ms_rcnn.utils.checkpoint import load_trusted_local
 
 
@@ -70,42 +74,99 @@ def test_mmengine_hook_loses_the_checkpoint(tmp_path, monkeypatch):
         load_trusted_local(str(tmp_path / 'iter_4.pth'))
 
 
-def test_atomic_write_text(tmp_path):
+def test_atomic_write_text_keeps_the_old_content_when_a_write_fails(
+        tmp_path, monkeypatch):
     path = tmp_path / 'last_checkpoint'
     atomic_write_text(str(path), 'a.pth')
-    atomic_write_text(str(path), 'b.pth')
-    assert path.read_text() == 'b.pth'
-    assert [p.name for p in tmp_path.iterdir()] == ['last_checkpoint']
+    assert path.read_text() == 'a.pth'
+
+    def disk_full(fd):
+        raise OSError('No space left on device')
+
+    # The new text is written but never made durable: a kill or a full
+    # disk at that moment must leave the old content in place.
+    monkeypatch.setattr(os, 'fsync', disk_full)
+    with pytest.raises(OSError, match='No space left'):
+        atomic_write_text(str(path), 'b.pth')
+    monkeypatch.undo()
+    assert path.read_text() == 'a.pth'
+    atomic_write_text(str(path), 'c.pth')
+    assert path.read_text() == 'c.pth'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['last_checkpoint']
 
 
-def _losses(work_dir):
-    losses = {}
-    for path in work_dir.glob('*/vis_data/scalars.json'):
-        for line in path.read_text().splitlines():
-            entry = json.loads(line)
-            losses[entry['step']] = entry['loss']
-    return losses
-
-
+@pytest.mark.parametrize('by_epoch', [True, False],
+                         ids=['epoch-based', 'iteration-based'])
 @pytest.mark.parametrize('save_rng_state', [True, False])
-def test_resume_restores_random_state(tmp_path, save_rng_state):
+def test_killed_and_resumed_run_draws_the_same_numbers(
+        tmp_path, by_epoch, save_rng_state):
+    """The toy loss draws from torch's, numpy's and Python's generators, and
+    the run validates every 8 iterations, after each checkpoint. Killed
+    during iteration 20, it resumes from its checkpoint of iteration 16
+    (epoch 2) and must end as the uninterrupted run, loss for loss."""
+    length = dict(max_epochs=4) if by_epoch else dict(max_iters=32)
+    interval = 1 if by_epoch else 8
     ckpt = dict(
         type='SafeCheckpointHook',
-        interval=2,
-        by_epoch=False,
+        interval=interval,
+        by_epoch=by_epoch,
         save_rng_state=save_rng_state)
-    full = toy_runner(tmp_path / 'full', 4, checkpoint=ckpt)
+    full_losses, resumed_losses = RecordLosses(), RecordLosses()
+    full = toy_runner(
+        tmp_path / 'full',
+        **length,
+        validate=True,
+        checkpoint=ckpt,
+        custom_hooks=[full_losses])
     full.train()
-    toy_runner(tmp_path / 'cut', 2, checkpoint=ckpt).train()
-    resumed = toy_runner(tmp_path / 'cut', 4, resume=True, checkpoint=ckpt)
+    killed = toy_runner(
+        tmp_path / 'killed',
+        **length,
+        validate=True,
+        checkpoint=ckpt,
+        custom_hooks=[KillAt(20)])
+    with pytest.raises(Killed):
+        killed.train()
+    last = tmp_path / 'killed' / ('epoch_2.pth' if by_epoch else
+                                  'iter_16.pth')
+    assert (tmp_path / 'killed' / 'last_checkpoint').read_text() == str(last)
+    resumed = toy_runner(
+        tmp_path / 'resumed',
+        **length,
+        validate=True,
+        checkpoint=ckpt,
+        resume=True,
+        load_from=str(last),
+        custom_hooks=[resumed_losses])
     resumed.train()
-    same = all(
+    assert sorted(full_losses.losses) == list(range(1, 33))
+    assert sorted(resumed_losses.losses) == list(range(17, 33))
+    same_losses = resumed_losses.losses == {
+        i: loss
+        for i, loss in full_losses.losses.items() if i > 16
+    }
+    same_weights = all(
         torch.equal(a, b)
         for a, b in zip(params(full).values(),
                         params(resumed).values()))
-    # The toy loss draws torch.rand: without the saved state the resumed
-    # run draws other numbers and ends with other weights.
-    assert same is save_rng_state
-    full_losses, cut_losses = _losses(tmp_path / 'full'), _losses(tmp_path /
-                                                                  'cut')
-    assert (cut_losses[4] == full_losses[4]) is save_rng_state
+    # Without the saved states the resumed run draws other numbers.
+    assert same_losses is save_rng_state
+    assert same_weights is save_rng_state
+
+
+def test_validation_leaves_the_generators_as_they_were():
+    hook = SafeCheckpointHook()
+    torch.manual_seed(1)
+    np.random.seed(1)
+    random.seed(1)
+    before = rng_state()
+    hook.before_val(runner=None)
+    torch.rand(3), np.random.rand(), random.random()  # drawn in validation
+    best = {}  # a best checkpoint is saved during validation
+    hook.before_save_checkpoint(runner=None, checkpoint=best)
+    hook.after_val(runner=None)
+    for state in (rng_state(), best['rng_state']):
+        assert torch.equal(state['torch'], before['torch'])
+        assert np.array_equal(state['numpy'][1], before['numpy'][1])
+        assert state['numpy'][2:] == before['numpy'][2:]
+        assert state['python'] == before['python']

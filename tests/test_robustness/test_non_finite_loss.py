@@ -44,9 +44,17 @@ def test_stop_names_iteration_and_terms_and_keeps_checkpoint(tmp_path):
     assert all(torch.isfinite(v).all() for v in params(resumed).values())
 
 
+def _optimizer_state(runner):
+    """AdamW's step counts and moments, by parameter index."""
+    return {(i, name): value.clone()
+            for i, state in runner.optim_wrapper.state_dict()['state'].items()
+            for name, value in state.items()}
+
+
 def test_skip_undoes_the_step(tmp_path):
-    # Iteration 3 is NaN and undone: the weights after 3 iterations are the
-    # weights after 2 (optimizer state included: the 4th step matches too).
+    # Iteration 3 is NaN and undone: the weights and AdamW's state after 3
+    # iterations are those after 2. Left in place, the NaN gradients of
+    # iteration 3 would have made both NaN.
     skipped = toy_runner(
         tmp_path / 'skip',
         3,
@@ -61,7 +69,16 @@ def test_skip_undoes_the_step(tmp_path):
     clean = toy_runner(tmp_path / 'clean', 2)
     clean.train()
     after_skip, after_two = params(skipped), params(clean)
+    assert after_skip.keys() == after_two.keys()
     assert all(torch.equal(after_skip[k], after_two[k]) for k in after_two)
+    state_skip, state_two = _optimizer_state(skipped), _optimizer_state(clean)
+    assert sorted(state_two) == [(0, 'exp_avg'), (0, 'exp_avg_sq'),
+                                 (0, 'step'), (1, 'exp_avg'),
+                                 (1, 'exp_avg_sq'), (1, 'step')]
+    assert state_skip.keys() == state_two.keys()
+    assert all(
+        torch.equal(state_skip[k], state_two[k]) for k in state_two)
+    assert state_two[(0, 'step')].item() == 2
     assert skipped.iter == 3
 
 

@@ -1,7 +1,11 @@
 """A toy model and Runner for hook tests: fast, random, optionally NaN."""
 import itertools
+import random
 
+import numpy as np
 import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch import nn
@@ -12,8 +16,9 @@ _names = itertools.count()
 
 
 class NoisyToyModel(BaseModel):
-    """A linear model whose loss draws from torch's random generator (like
-    RoI sampling does) and turns NaN at the forward calls in ``nan_at``."""
+    """A linear model whose loss draws from torch's, numpy's and Python's
+    random generators (as RoI sampling and data augmentation do) and turns
+    NaN at the forward calls in ``nan_at``."""
 
     def __init__(self, nan_at=()):
         super().__init__()
@@ -26,46 +31,111 @@ class NoisyToyModel(BaseModel):
         if mode != 'loss':
             return out
         self.calls += 1
-        noise = torch.rand(out.shape)
+        noise = torch.rand(out.shape) * (1 + np.random.rand() +
+                                         random.random())
         loss_aux = (out * noise).abs().mean()
         if self.calls in self.nan_at:
             loss_aux = loss_aux * float('nan')
         return dict(loss_main=(out**2).mean(), loss_aux=loss_aux)
 
 
+class MeanOutput(BaseMetric):
+    """The mean of the model's outputs over the validation set."""
+
+    def process(self, data_batch, data_samples):
+        self.results += [float(out.mean()) for out in data_samples]
+
+    def compute_metrics(self, results):
+        return dict(mean_output=sum(results) / len(results))
+
+
+class Killed(Exception):
+    """What :class:`KillAt` raises."""
+
+
+class KillAt(Hook):
+    """Stops training before iteration ``at`` (1-based), as a kill would:
+    nothing of this iteration runs or is saved."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter + 1 == self.at:
+            raise Killed(f'killed before iteration {self.at}')
+
+
+class RecordLosses(Hook):
+    """``losses[iteration] = total loss`` of every training step."""
+
+    def __init__(self):
+        self.losses = {}
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None):
+        self.losses[runner.iter + 1] = outputs['loss'].item()
+
+
 def toy_runner(work_dir,
-               max_iters,
+               max_iters=None,
                nan_at=(),
                custom_hooks=(),
                resume=False,
-               checkpoint=None):
-    """A Runner over 16 samples, batches of 2, checkpoints every 2 iters."""
+               checkpoint=None,
+               max_epochs=None,
+               validate=False,
+               load_from=None):
+    """A Runner over 16 samples in batches of 2 (8 iterations an epoch).
+
+    Iteration-based (``max_iters``) it checkpoints every 2 iterations and
+    samples with an ``InfiniteSampler``; epoch-based (``max_epochs``) it
+    checkpoints every epoch. ``validate`` validates every 8 iterations (every
+    epoch), as the shipped configs validate between checkpoints.
+    """
     ms_rcnn.register_all_modules(init_default_scope=False)
     torch.manual_seed(0)
+    by_epoch = max_epochs is not None
     data = [dict(inputs=torch.tensor([i / 8, 1. - i / 8])) for i in range(16)]
+    loader = dict(
+        dataset=data,
+        sampler=dict(
+            type='DefaultSampler' if by_epoch else 'InfiniteSampler',
+            shuffle=True),
+        batch_size=2,
+        collate_fn=dict(type='default_collate'))
+    if by_epoch:
+        train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
+    else:
+        train_cfg = dict(by_epoch=False, max_iters=max_iters, val_interval=8)
+    val = dict(
+        val_dataloader=dict(loader, sampler=dict(type='DefaultSampler',
+                                                 shuffle=False)),
+        val_cfg=dict(),
+        val_evaluator=[MeanOutput()]) if validate else {}
     return Runner(
         model=NoisyToyModel(nan_at),
         work_dir=str(work_dir),
         experiment_name=f'toy_{next(_names)}',
-        train_dataloader=dict(
-            dataset=data,
-            sampler=dict(type='DefaultSampler', shuffle=True),
-            batch_size=2,
-            collate_fn=dict(type='default_collate')),
+        train_dataloader=loader,
         optim_wrapper=dict(optimizer=dict(type='AdamW', lr=0.1)),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        train_cfg=train_cfg,
         default_hooks=dict(
             checkpoint=checkpoint or dict(
                 type='SafeCheckpointHook',
-                interval=2,
-                by_epoch=False,
+                interval=1 if by_epoch else 2,
+                by_epoch=by_epoch,
                 max_keep_ckpts=1),
             logger=dict(type='LoggerHook', interval=1)),
-        log_processor=dict(window_size=1, by_epoch=False),
+        log_processor=dict(window_size=1, by_epoch=by_epoch),
         custom_hooks=list(custom_hooks),
         resume=resume,
+        load_from=load_from,
         randomness=dict(seed=0),
-        default_scope='ms_rcnn')
+        default_scope='ms_rcnn',
+        **val)
 
 
 def params(runner):

@@ -1,5 +1,6 @@
 """mim train / test / search from a wheel installed in a throwaway venv,
-and from the editable install that tools/setup_env.sh makes."""
+and from the editable install that tools/setup_env.sh makes, in ./.venv
+and in an existing environment (the README's install on a GPU machine)."""
 import glob
 import importlib.metadata
 import json
@@ -149,6 +150,80 @@ def test_mim_and_package_bases_with_the_editable_install(tmp_path):
         "_base_ = 'ms_rcnn::quickstart/ms-rcnn_quickstart.py'\n")
     out = subprocess.run([
         sys.executable, '-c', 'import ms_rcnn; from mmengine.config import '
+        f'Config; print(Config.fromfile({str(tmp_path / "mine.py")!r})'
+        '.model.roi_head.mask_iou_head.type)'
+    ], capture_output=True, text=True, cwd=tmp_path)
+    assert out.stdout.split() == ['MaskIoUHead'], out.stderr[-2000:]
+
+
+def _readme_gpu_install():
+    """The command of the README's section on installing with a GPU."""
+    text = (ROOT / 'README.md').read_text()
+    section = text[text.index('## Install on a machine with a GPU'):]
+    return re.search(r'```bash\n(.*?)```', section, re.S).group(1).strip()
+
+
+@pytest.fixture
+def user_env(tmp_path):
+    """A user's environment with torch, mmcv with ops, mmdet and the other
+    dependencies already installed, and no ms_rcnn: a venv (with its own
+    pip) that sees this environment's site-packages, less ms_rcnn's
+    entries, through a .pth file."""
+    deps = tmp_path / 'deps'
+    deps.mkdir()
+    for entry in Path(sysconfig.get_paths()['purelib']).iterdir():
+        if 'ms_rcnn' not in entry.name:
+            (deps / entry.name).symlink_to(entry)
+    venv = tmp_path / 'env'
+    subprocess.run([sys.executable, '-m', 'venv', str(venv)], check=True)
+    python = str(venv / 'bin' / 'python')
+    site = subprocess.run(
+        [python, '-c', 'import sysconfig; print(sysconfig.get_paths()'
+         '["purelib"])'], check=True, capture_output=True,
+        text=True).stdout.strip()
+    Path(site, 'deps.pth').write_text(f'{deps}\n')
+    return venv
+
+
+@pytest.mark.slow
+def test_readme_gpu_install_in_an_existing_environment(user_env, tmp_path):
+    python = str(user_env / 'bin' / 'python')
+    probe = subprocess.run(
+        [python, '-c', 'import torch, mmcv.ops, mmdet; import ms_rcnn'],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert "No module named 'ms_rcnn'" in probe.stderr, probe.stderr
+    # The README's command, as typed in the activated environment.
+    env = dict(os.environ,
+               PATH=f'{user_env / "bin"}{os.pathsep}{os.environ["PATH"]}',
+               VIRTUAL_ENV=str(user_env))
+    env.pop('VENV', None)
+    result = subprocess.run(['bash', '-c', _readme_gpu_install()],
+                            cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 0, (result.stdout[-3000:],
+                                    result.stderr[-3000:])
+    # It kept what the environment had, and checked mmcv's ops.
+    for said in ('[setup_env] keeping torch 2.',
+                 '[setup_env] keeping mmcv 2.1.0 with ops',
+                 'mmcv ops OK: roi_align (cpu), nms (cpu)'):
+        assert said in result.stdout, said
+    # The checkout is installed there, through the link in site-packages.
+    package = subprocess.run(
+        [python, '-c', 'import ms_rcnn; print(ms_rcnn.__file__)'],
+        capture_output=True, text=True, cwd=tmp_path,
+        check=True).stdout.strip()
+    assert package.startswith(str(user_env))
+    assert Path(package).resolve() == (ROOT / 'ms_rcnn' /
+                                       '__init__.py').resolve()
+    # mim and `ms_rcnn::` bases find ms_rcnn/.mim from outside the checkout
+    # (mim train finds tools/train.py there too, as
+    # test_mim_and_package_bases_with_the_editable_install shows).
+    out = run(python, 'search', 'ms_rcnn', cwd=tmp_path)
+    assert 'config id: ms-rcnn_r50-caffe_fpn_1x_coco' in out
+    (tmp_path / 'mine.py').write_text(
+        "_base_ = 'ms_rcnn::quickstart/ms-rcnn_quickstart.py'\n")
+    out = subprocess.run([
+        python, '-c', 'import ms_rcnn; from mmengine.config import '
         f'Config; print(Config.fromfile({str(tmp_path / "mine.py")!r})'
         '.model.roi_head.mask_iou_head.type)'
     ], capture_output=True, text=True, cwd=tmp_path)

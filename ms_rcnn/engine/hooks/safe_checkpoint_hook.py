@@ -10,9 +10,11 @@ a process killed during a save leaves no valid checkpoint at all. Here:
 2. ``last_checkpoint`` is rewritten the same way, after the rename;
 3. only then are outdated checkpoints deleted.
 
-It also stores the random number generators' states and restores them when
-training resumes, so that a resumed deterministic run draws the same random
-numbers (RPN / RoI sampling, data augmentation) as an uninterrupted one.
+It also stores the states of the random number generators (torch's CPU
+generator, numpy's and Python's) and restores them when training resumes,
+and validation leaves them as they were, so that a resumed deterministic run
+draws the same random numbers (RPN / RoI sampling, data augmentation) as an
+uninterrupted one, with epoch- and iteration-based loops alike.
 Non-local backends (``backend_args`` for S3 etc.) fall back to mmengine's
 behaviour.
 """
@@ -47,6 +49,38 @@ def atomic_write_text(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
+def rng_state() -> dict:
+    """The states of torch's (CPU), numpy's and Python's generators."""
+    return dict(
+        torch=torch.get_rng_state(),
+        numpy=np.random.get_state(),
+        python=random.getstate())
+
+
+def set_rng_state(state: dict) -> None:
+    """Set the states that :func:`rng_state` returned."""
+    torch.set_rng_state(state['torch'])
+    np.random.set_state(state['numpy'])
+    random.setstate(state['python'])
+
+
+class _SetStatesAfter:
+    """An iterator that passes ``skip`` items of ``iterator`` through, then
+    sets the generators' ``state`` before it fetches the next one."""
+
+    def __init__(self, iterator, skip: int, state: dict) -> None:
+        self.iterator, self.skip, self.state = iterator, skip, state
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.skip == 0:
+            set_rng_state(self.state)
+        self.skip -= 1
+        return next(self.iterator)
+
+
 @HOOKS.register_module()
 class SafeCheckpointHook(CheckpointHook):
     """``CheckpointHook`` with atomic saves and resumable random states.
@@ -65,6 +99,7 @@ class SafeCheckpointHook(CheckpointHook):
         super().__init__(*args, **kwargs)
         self.save_rng_state = save_rng_state
         self._resumed_rng = None
+        self._rng_before_val = None
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         if not isinstance(self.file_backend, LocalBackend):
@@ -106,10 +141,9 @@ class SafeCheckpointHook(CheckpointHook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.save_rng_state:
-            checkpoint['rng_state'] = dict(
-                torch=torch.get_rng_state(),
-                numpy=np.random.get_state(),
-                python=random.getstate())
+            # A best checkpoint is saved during validation: the states to
+            # resume from are those training had before it.
+            checkpoint['rng_state'] = self._rng_before_val or rng_state()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # Also called for `load_from` (fine-tuning); the states are only
@@ -126,12 +160,25 @@ class SafeCheckpointHook(CheckpointHook):
         if state is None or not self.save_rng_state or runner.iter == 0 \
                 or runner.iter != ckpt_iter:
             return
-        torch.set_rng_state(state['torch'])
-        # IterBasedTrainLoop replays the already trained batches after this
-        # hook (to skip them), and with num_workers=0 that replays numpy's
-        # and Python's draws in the data pipeline from the seeded start.
-        # Restoring their states here would make the replay consume them
-        # twice; epoch-based loops do not replay, so they need them.
-        if not isinstance(runner.train_loop, IterBasedTrainLoop):
-            np.random.set_state(state['numpy'])
-            random.setstate(state['python'])
+        loop = runner.train_loop
+        if isinstance(loop, IterBasedTrainLoop):
+            # After this hook the loop fetches the already trained batches
+            # again to skip them; with num_workers=0 their transforms draw
+            # from this process's generators. The states are set once that
+            # replay is over, right before the next batch.
+            loop.dataloader_iterator = _SetStatesAfter(
+                loop.dataloader_iterator, runner.iter, state)
+        else:
+            set_rng_state(state)
+
+    # The uninterrupted run validates after the checkpoint was saved, the
+    # resumed one does not: validation must not move the generators
+    # (creating its dataloader's iterator draws from torch's).
+    def before_val(self, runner) -> None:
+        if self.save_rng_state:
+            self._rng_before_val = rng_state()
+
+    def after_val(self, runner) -> None:
+        if self._rng_before_val is not None:
+            set_rng_state(self._rng_before_val)
+            self._rng_before_val = None
