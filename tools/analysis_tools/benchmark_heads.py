@@ -5,11 +5,14 @@ Prints one JSON line. Each part times ours and mmdet's alternately
 ratio ours / mmdet (lower is better):
 
 * ``targets``: MaskIoU targets of 128 positives on 16 ground-truth bitmaps
-  (and polygons) at 800x1216 (ours: the functions of
+  (and polygons) at 800x1216, and on 50 bitmaps of which one covers almost
+  the whole image (ours: the functions of
   ``ms_rcnn.models.task_modules.mask_iou_target``; mmdet's:
-  ``MaskIoUHead.get_targets``); for polygons also the area ratios alone,
-  in closed form (ours) and with shapely 2's vectorised intersections
-  (``shapely_ratio``: shapely / closed form, higher favours ours);
+  ``MaskIoUHead.get_targets``), with the peak host memory each allocates
+  (``*_peak_mib``, see :func:`peak_host_bytes`); for polygons also the area
+  ratios alone, in closed form (ours) and with shapely 2's vectorised
+  intersections (``shapely_ratio``: shapely / closed form, higher favours
+  ours);
 * ``train_step``: forward + backward of ms-rcnn_r50_fpn on one 800x1216
   image with identical weights and the same sampled RoIs;
 * ``inference``: prediction of one 800x1216 image with 100 detections.
@@ -22,10 +25,12 @@ Example::
 """
 import argparse
 import copy
+import itertools
 import json
 import platform
 import statistics
 import time
+import tracemalloc
 from types import SimpleNamespace
 
 import cv2
@@ -86,6 +91,38 @@ def interleaved(fns, repeats, device):
     return out
 
 
+def peak_host_bytes(fn):
+    """Peak host memory allocated while ``fn()`` runs, in bytes.
+
+    numpy reports its array buffers to ``tracemalloc``, which does not see
+    torch's tensors; torch's profiler records each CPU allocation and free,
+    whose running sum peaks at torch's share. The sum of the two peaks is an
+    upper bound of the joint peak. Memory held before the call is not
+    counted.
+    """
+    with torch.profiler.profile(
+            activities=[torch.profiler.ProfilerActivity.CPU],
+            profile_memory=True) as prof:
+        tracing = tracemalloc.is_tracing()
+        if not tracing:
+            tracemalloc.start()
+        tracemalloc.reset_peak()
+        start = tracemalloc.get_traced_memory()[0]
+        try:
+            fn()
+            numpy_peak = tracemalloc.get_traced_memory()[1] - start
+        finally:
+            if not tracing:
+                tracemalloc.stop()
+    # An allocation counts at the start of the op that made it (its "self"
+    # memory), a free as a negative "[memory]" event.
+    events = sorted(prof.events(), key=lambda e: e.time_range.start)
+    torch_peak = max(
+        itertools.accumulate(e.self_cpu_memory_usage for e in events),
+        default=0)
+    return numpy_peak + max(torch_peak, 0)
+
+
 def make_instances(num_gts, device, seed=0):
     """Rectangles and discs of 40..300 px, as 0/1 bitmaps."""
     rng = np.random.RandomState(seed)
@@ -118,17 +155,28 @@ def to_polygon_masks(bitmaps):
     return PolygonMasks(polygons, bitmaps.height, bitmaps.width)
 
 
+def positives(gt, num_pos, device):
+    """Boxes of randomly chosen instances, each side moved by up to 20 px,
+    as mmdet's sampling result of positives."""
+    rng = np.random.RandomState(1)
+    inds = torch.from_numpy(rng.randint(0, len(gt), num_pos))
+    jitter = torch.from_numpy(rng.uniform(-20, 20, (num_pos, 4)))
+    return SimpleNamespace(
+        pos_priors=(gt.bboxes.cpu()[inds] + jitter).float().to(device),
+        pos_assigned_gt_inds=inds.to(device))
+
+
 def bench_targets(args):
     from mmdet.models.roi_heads.mask_heads import MaskIoUHead as MMDetHead
 
     from ms_rcnn.models.task_modules import area_ratios, mask_iou_targets
-    rng = np.random.RandomState(1)
     gt = make_instances(args.num_gts, args.device)
-    inds = torch.from_numpy(rng.randint(0, args.num_gts, args.num_pos))
-    jitter = torch.from_numpy(rng.uniform(-20, 20, (args.num_pos, 4)))
-    res = SimpleNamespace(
-        pos_priors=(gt.bboxes.cpu()[inds] + jitter).float().to(args.device),
-        pos_assigned_gt_inds=inds.to(args.device))
+    # One instance of almost the whole image among 49 of 40..300 px.
+    large = make_instances(50, args.device)
+    large.masks.masks[0] = 0
+    large.masks.masks[0, 20:-20, 20:-20] = 1
+    large.bboxes[0] = large.bboxes.new_tensor([20, 20, WIDTH - 20,
+                                               HEIGHT - 20])
     mask_preds = torch.randn(args.num_pos, 28, 28, device=args.device)
     mask_targets = (torch.rand(args.num_pos, 28, 28, device=args.device) >
                     .5).float()
@@ -136,7 +184,10 @@ def bench_targets(args):
     theirs = MMDetHead()
     out = {}
     polygons = to_polygon_masks(gt.masks)
-    for kind, masks in [('bitmap', gt.masks), ('polygon', polygons)]:
+    cases = [('bitmap', gt, gt.masks), ('polygon', gt, polygons),
+             ('bitmap_50_one_large', large, large.masks)]
+    for kind, instances, masks in cases:
+        res = positives(instances, args.num_pos, args.device)
         inst = SimpleNamespace(masks=masks)
 
         def ours():
@@ -149,11 +200,22 @@ def bench_targets(args):
             return theirs.get_targets([res], [inst], mask_preds, mask_targets,
                                       cfg)
 
+        # The same ratios; the targets differ where mmdet thresholds logits.
+        torch.testing.assert_close(
+            area_ratios(res.pos_priors, res.pos_assigned_gt_inds, masks),
+            theirs._get_area_ratio(res.pos_priors, res.pos_assigned_gt_inds,
+                                   masks),
+            rtol=1e-5,
+            atol=1e-5)
         out[kind] = interleaved({
             'ours_ms': ours,
             'mmdet_ms': mmdet
         }, args.repeats, args.device)
-    out['polygon_ratios'] = bench_polygon_ratios(res, polygons, args.repeats)
+        for name, fn in [('ours', ours), ('mmdet', mmdet)]:
+            out[kind][f'{name}_peak_mib'] = round(
+                peak_host_bytes(fn) / 2**20, 3)
+    out['polygon_ratios'] = bench_polygon_ratios(
+        positives(gt, args.num_pos, 'cpu'), polygons, args.repeats)
     return out
 
 

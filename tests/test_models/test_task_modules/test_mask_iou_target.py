@@ -1,4 +1,7 @@
 """Mask-IoU targets: hand-computed values and parity with mmdet's crops."""
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -6,6 +9,12 @@ from mmdet.structures.mask import BitmapMasks, PolygonMasks
 
 from ms_rcnn.models.task_modules import (area_ratios, bitmap_area_ratios,
                                          mask_iou_targets, polygon_area_ratios)
+
+BENCHMARK = (Path(__file__).parents[3] / 'tools' / 'analysis_tools' /
+             'benchmark_heads.py')
+spec = importlib.util.spec_from_file_location('benchmark_heads', BENCHMARK)
+benchmark_heads = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(benchmark_heads)
 
 # A 4x6 rectangle (rows 2..5, columns 2..7) in a 10x10 image: 24 pixels.
 RECT_POLY = [np.array([2., 2., 8., 2., 8., 6., 2., 6.])]
@@ -47,6 +56,42 @@ def test_bitmap_ratios_count_any_non_zero_pixel():
         torch.tensor([[100., 50., 200., 150.]]),
         torch.zeros(1, dtype=torch.long), BitmapMasks(wide, 300, 1000))
     torch.testing.assert_close(half, torch.tensor([.5]), rtol=0, atol=1e-6)
+
+
+def test_bitmap_ratios_of_tensor_masks_by_hand():
+    # (G, H, W) tensors are read one instance at a time, like arrays.
+    masks = torch.from_numpy(rect_bitmap().masks).bool()
+    ratios = area_ratios(BOXES, torch.zeros(5, dtype=torch.long), masks)
+    expected = torch.tensor([1., .5, .5, 1 / 24, 1.])
+    torch.testing.assert_close(ratios, expected, rtol=0, atol=1e-6)
+
+
+def test_bitmap_ratios_extra_memory_stays_under_one_mask():
+    # One instance of almost the whole image among 49 small ones, three
+    # boxes on each. Anything sized by the instances (a window per instance
+    # as large as the largest one's boxes, or a copy of each mask) would
+    # exceed one mask's bytes many times over; a few arrays of N values do
+    # not.
+    height, width = 400, 600
+    masks = np.zeros((50, height, width), dtype=np.uint8)
+    masks[0, 10:390, 10:590] = 1
+    rng = np.random.RandomState(0)
+    corners = rng.randint(0, [height - 30, width - 30], (49, 2))
+    boxes = [[10, 10, 590, 390]]
+    for mask, (y, x) in zip(masks[1:], corners):
+        mask[y:y + 20, x:x + 30] = 1
+        boxes.append([x, y, x + 30, y + 20])
+    inds = torch.arange(50).repeat_interleave(3)
+    boxes = torch.tensor(boxes, dtype=torch.float32)[inds]
+    boxes += torch.from_numpy(rng.uniform(-8, 8, boxes.shape)).float()
+    bitmaps = BitmapMasks(masks, height, width)
+    ratios = []
+    peak = benchmark_heads.peak_host_bytes(
+        lambda: ratios.append(area_ratios(boxes, inds, bitmaps)))
+    assert peak < height * width
+    torch.testing.assert_close(
+        ratios[0], _mmdet_crop_ratios(boxes, inds, bitmaps), rtol=0,
+        atol=1e-6)
 
 
 def test_polygon_ratios_by_hand():
