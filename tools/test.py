@@ -2,6 +2,11 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULT.pkl]
         [--show-dir DIR] [--cfg-options KEY=VALUE ...] [--launcher ...]
+
+A CHECKPOINT ending in ``.onnx`` (written by
+``tools/deployment/pytorch2onnx.py`` from CONFIG) is evaluated with
+onnxruntime instead of PyTorch, through the same dataloader, metrics and
+drawing.
 """
 import argparse
 
@@ -20,7 +25,8 @@ from ms_rcnn.utils.tools import (add_common_args, load_tool_config,
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test a detector')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint', help='checkpoint file, or an ONNX export of CONFIG')
     parser.add_argument(
         '--out', help='dump predictions to a pickle file (.pkl) as well')
     parser.add_argument(
@@ -33,6 +39,16 @@ def build_cfg(args) -> Config:
     """The config with the command-line overrides applied."""
     cfg = load_tool_config(args)
     cfg.load_from = args.checkpoint
+    if args.checkpoint.endswith('.onnx'):
+        # Registers OnnxMaskScoringDetector; needs onnxruntime only then.
+        # The model's test settings (score_thr, NMS, ...) are in the graph:
+        # --cfg-options change the data and the metrics, not those.
+        import ms_rcnn.deploy  # noqa: F401
+        cfg.model = dict(
+            type='OnnxMaskScoringDetector',
+            onnx_file=args.checkpoint,
+            config=args.config)
+        cfg.load_from = None
     if args.show_dir:
         hook = cfg.default_hooks.get('visualization')
         if hook is None:

@@ -1,0 +1,183 @@
+"""An exported file run by onnxruntime, in place of the PyTorch model.
+
+:class:`OnnxMaskScoringDetector` is an mmengine model: its ``test_step``
+takes what the config's test dataloader gives and returns the
+``DetDataSample``s that ``model.test_step`` returns, so mmdet's
+``inference_detector``, the Runner's test loop, ``CocoMetric``,
+``HmeanIoUMetric`` and ``MaskScoringVisualizer`` take it as they take the
+model::
+
+    from mmdet.apis import inference_detector
+    detector = OnnxMaskScoringDetector('ms-rcnn.onnx', 'configs/....py')
+    result = inference_detector(detector, 'demo.jpg')
+"""
+import copy
+import os.path as osp
+import warnings
+from typing import List, Optional, Union
+
+import numpy as np
+import torch
+from mmcv.transforms import Compose
+from mmdet.apis import inference_detector
+from mmdet.models.roi_heads import FCNMaskHead
+from mmdet.structures import SampleList
+from mmdet.utils import get_test_pipeline_cfg
+from mmengine.config import Config
+from mmengine.model import BaseModel
+from mmengine.structures import InstanceData
+
+from ms_rcnn.registry import MODELS
+from ms_rcnn.structures import masks_to_polygons
+from .export import INPUTS, NUM_CLASSES_KEY, OUTPUTS, load_config
+
+
+def expected_outputs(cfg: Config) -> tuple:
+    """The outputs of an export of ``cfg``'s model."""
+    if cfg.model.roi_head.get('mask_iou_head') is not None:
+        return OUTPUTS
+    return tuple(name for name in OUTPUTS if name != 'mask_scores')
+
+
+def check_fits(session, onnx_file: str, cfg: Config, config_name: str):
+    """Raise ValueError if the session's file is not an export of a model
+    like ``cfg``'s (inputs, outputs, number of classes)."""
+    inputs = tuple(i.name for i in session.get_inputs())
+    outputs = tuple(o.name for o in session.get_outputs())
+    if inputs != INPUTS:
+        raise ValueError(f'{onnx_file} is not an ms_rcnn export: its inputs '
+                         f'are {list(inputs)}, not {list(INPUTS)}')
+    expected = expected_outputs(cfg)
+    if outputs != expected:
+        raise ValueError(
+            f'{onnx_file} does not fit {config_name}: its outputs are '
+            f'{list(outputs)}, the config\'s model gives {list(expected)}')
+    num_classes = cfg.model.roi_head.bbox_head.num_classes
+    meta = session.get_modelmeta().custom_metadata_map
+    if meta.get(NUM_CLASSES_KEY) != str(num_classes):
+        raise ValueError(
+            f'{onnx_file} does not fit {config_name}: it was exported with '
+            f'{meta.get(NUM_CLASSES_KEY, "an unknown number of")} classes, '
+            f'the config has {num_classes}')
+
+
+@MODELS.register_module()
+class OnnxMaskScoringDetector(BaseModel):
+    """An exported (MS) Mask R-CNN run by onnxruntime on the CPU.
+
+    Before the graph: the config's data preprocessor (normalisation, the
+    batch's padding). After it: boxes scaled back to the original image and
+    masks pasted by mmdet's ``FCNMaskHead`` (thresholded at
+    ``test_cfg.rcnn.mask_thr_binary``); ``polygons`` as ms_rcnn's
+    ``MaskScoringRoIHead`` adds them when ``test_cfg.rcnn.mask2polygon`` is
+    set. Each image of a batch runs on its own.
+
+    Args:
+        onnx_file (str): A file written by :func:`ms_rcnn.deploy.export_onnx`.
+        config (str | Config): The config it was exported from.
+        num_threads (int, optional): onnxruntime's intra-op threads; None:
+            onnxruntime's default (all cores).
+    """
+
+    def __init__(self,
+                 onnx_file: str,
+                 config: Union[str, Config],
+                 num_threads: Optional[int] = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as error:
+            raise ImportError('OnnxMaskScoringDetector needs onnxruntime: '
+                              'pip install "ms_rcnn[deploy]"') from error
+        cfg = load_config(config)
+        super().__init__(
+            data_preprocessor=MODELS.build(cfg.model.data_preprocessor))
+        if not osp.isfile(onnx_file):
+            raise FileNotFoundError(f'ONNX file {onnx_file} does not exist')
+        options = ort.SessionOptions()
+        if num_threads is not None:
+            options.intra_op_num_threads = num_threads
+            options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            onnx_file, options, providers=['CPUExecutionProvider'])
+        config_name = config if isinstance(config, str) else \
+            cfg.get('filename', 'the config')
+        check_fits(self.session, onnx_file, cfg, config_name)
+        self.cfg = cfg  # mmdet's inference_detector reads the pipeline
+        self.test_cfg = cfg.model.test_cfg.rcnn
+        self.output_names = expected_outputs(cfg)
+        # mmdet's paste of one mask per box; it holds no weights we use.
+        self.mask_paster = FCNMaskHead(
+            num_convs=0,
+            in_channels=1,
+            conv_out_channels=1,
+            num_classes=1,
+            class_agnostic=True)
+
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[SampleList] = None,
+                mode: str = 'predict') -> SampleList:
+        if mode != 'predict':
+            raise ValueError('OnnxMaskScoringDetector only predicts; got '
+                             f'mode={mode!r}')
+        return self.predict(inputs, data_samples)
+
+    def predict(self, batch_inputs: torch.Tensor,
+                batch_data_samples: SampleList) -> SampleList:
+        """Detections of a preprocessed batch.
+
+        Args:
+            batch_inputs (Tensor): (B, 3, H, W) normalised, padded images.
+            batch_data_samples (list[DetDataSample]): With ``img_shape``,
+                ``ori_shape`` and ``scale_factor``.
+
+        Returns:
+            list[DetDataSample]: The samples with ``pred_instances``:
+            ``bboxes`` (n, 4) in original image pixels, ``scores``,
+            ``labels``, ``masks`` (n, h, w) bool, and ``mask_scores`` (and
+            ``polygons``) as the model gives them.
+        """
+        for img, sample in zip(batch_inputs, batch_data_samples):
+            feed = {
+                'img': img[None].float().cpu().numpy(),
+                'img_shape': np.array(sample.img_shape[:2], np.int64)
+            }
+            outputs = dict(
+                zip(self.output_names, self.session.run(None, feed)))
+            sample.pred_instances = self.postprocess(outputs,
+                                                     sample.metainfo)
+        return batch_data_samples
+
+    def postprocess(self, outputs: dict, img_meta: dict) -> InstanceData:
+        """The graph's outputs of one image -> mmdet's results."""
+        results = InstanceData()
+        results.bboxes = torch.from_numpy(outputs['boxes'])
+        results.scores = torch.from_numpy(outputs['scores'])
+        results.labels = torch.from_numpy(outputs['labels'])
+        mask_probs = torch.from_numpy(outputs['mask_probs'])
+        with warnings.catch_warnings():
+            # activate_map=True copies the probabilities with new_tensor.
+            warnings.filterwarnings('ignore', 'To copy construct')
+            results = self.mask_paster.predict_by_feat(
+                (mask_probs[:, None], ), [results], [img_meta],
+                self.test_cfg,
+                rescale=True,
+                activate_map=True)[0]
+        if 'mask_scores' in outputs:
+            results.mask_scores = torch.from_numpy(outputs['mask_scores'])
+            polygon_cfg = self.test_cfg.get('mask2polygon')
+            if polygon_cfg is not None:
+                results.polygons = masks_to_polygons(results.masks,
+                                                     **polygon_cfg)
+        return results
+
+    def detect(self, imgs: Union[str, np.ndarray, List]) -> list:
+        """mmdet's ``inference_detector`` on image paths or arrays (one
+        result or a list, as given)."""
+        # inference_detector edits the config's pipeline in place for
+        # arrays: a copy keeps paths working afterwards.
+        pipeline = copy.deepcopy(get_test_pipeline_cfg(self.cfg))
+        first = imgs[0] if isinstance(imgs, (list, tuple)) else imgs
+        if isinstance(first, np.ndarray):
+            pipeline[0].type = 'mmdet.LoadImageFromNDArray'
+        return inference_detector(self, imgs, test_pipeline=Compose(pipeline))

@@ -1,0 +1,217 @@
+"""mmdet's test path of (MS) Mask R-CNN as one traceable forward.
+
+``torch.export`` stops at mmdet's data-dependent Python branches (``if
+inds.numel() > 0`` ...), and ``torch.onnx.is_in_onnx_export()`` sends mmdet
+onto old code paths. :class:`DetectorGraph` runs the same computation as
+``model.predict`` for one image, with mmdet's own modules (backbone, neck,
+heads' layers, anchor generator, box coder, the RoI extractors' level
+mapping) and the ops of :mod:`ms_rcnn.deploy.ops`, but with no branch on a
+data-dependent size:
+
+- RPN, per level: the ``nms_pre`` best anchors (sorted, as mmdet sorts when
+  a level has more; ties keep their order), decoded and clipped to the
+  image, boxes not wider and taller than ``min_bbox_size`` dropped, then
+  NMS over all levels with mmcv's ``batched_nms`` offsets (boxes shifted by
+  ``level * (max coordinate + 1)``) and the ``max_per_img`` best kept;
+- R-CNN: every class of every RoI above ``score_thr`` (strictly), then the
+  same batched NMS over classes and the ``max_per_img`` best, as
+  ``multiclass_nms``; masks and MaskIoU predictions of the kept boxes, of
+  their class;
+- the RoI heads also run on one dummy RoI, dropped from their outputs, so
+  that they never see an empty batch (every RoI is computed on its own).
+
+Shapes: ``img`` (1, 3, H, W) normalised and padded, ``img_shape`` (2, )
+int64 (height, width) of the image inside the padding.
+"""
+from typing import Tuple
+
+import torch
+import torch.nn as nn
+from mmdet.models.task_modules.coders.delta_xywh_bbox_coder import \
+    delta2bbox
+from torch import Tensor
+
+from .ops import nms, roi_align
+from .support import check_supported
+
+
+def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor,
+                iou_threshold: float, class_agnostic: bool) -> Tensor:
+    """Indices kept by mmcv's ``batched_nms`` (the boxes of different
+    ``idxs`` never suppress each other), by decreasing score.
+
+    Args:
+        boxes (Tensor): (n, 4).
+        scores (Tensor): (n, ).
+        idxs (Tensor): (n, ) class or level of each box.
+        iou_threshold (float): NMS threshold.
+        class_agnostic (bool): Ignore ``idxs``.
+
+    Returns:
+        Tensor: (k, ) int64.
+    """
+    if not class_agnostic:
+        # mmcv's offsets, the same floats. -inf only makes the max of no
+        # boxes defined; it never wins against a real coordinate.
+        max_coordinate = torch.cat(
+            [boxes.reshape(-1),
+             boxes.new_full((1, ), float('-inf'))]).max()
+        offsets = idxs.to(boxes) * (max_coordinate + 1)
+        boxes = boxes + offsets[:, None]
+    return nms(boxes, scores, iou_threshold)
+
+
+def decode(coder: nn.Module, boxes: Tensor, deltas: Tensor,
+           img_shape: Tensor) -> Tensor:
+    """(n, 4) boxes: ``DeltaXYWHBBoxCoder.decode`` of a single image.
+
+    The coder's own ``decode`` takes mmdet's ONNX branch whenever
+    ``torch.onnx.is_in_onnx_export()``, which is also true while the
+    dynamo exporter traces; its single-image math is ``delta2bbox``.
+    """
+    return delta2bbox(boxes, deltas, coder.means, coder.stds, img_shape,
+                      16 / 1000, coder.clip_border, coder.add_ctr_clamp,
+                      coder.ctr_clamp)
+
+
+def with_dummy(boxes: Tensor) -> Tensor:
+    """(n + 1, 4): ``boxes`` (n, 4) and a dummy box."""
+    return torch.cat([boxes, boxes.new_tensor([[0., 0., 1., 1.]])])
+
+
+class DetectorGraph(nn.Module):
+    """The test path of a built (MS) Mask R-CNN, for one image.
+
+    Args:
+        model (nn.Module): A ``MaskRCNN`` or ms_rcnn ``MaskScoringRCNN`` in
+            eval mode (see :func:`ms_rcnn.deploy.support.check_supported`).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        check_supported(model)
+        self.model = model
+        self.with_mask_iou = hasattr(model.roi_head, 'mask_iou_head')
+
+    def forward(self, img: Tensor, img_shape: Tensor) -> Tuple[Tensor, ...]:
+        """Detections of one image.
+
+        Returns:
+            tuple: ``boxes`` (n, 4) in ``img`` pixels, ``labels`` (n, )
+            int64, ``scores`` (n, ), with a MaskIoU head ``mask_scores``
+            (n, ), and ``mask_probs`` (n, M, M) of each box's class.
+        """
+        feats = self.model.extract_feat(img)
+        proposals = self.proposals(feats, img_shape)
+        boxes, scores, labels = self.detections(feats, proposals, img_shape)
+        return (boxes, labels) + self.masks(feats, boxes, scores, labels)
+
+    def proposals(self, feats: Tuple[Tensor], img_shape: Tensor) -> Tensor:
+        """(p, 4) RPN proposals, as ``RPNHead.predict``."""
+        head, cfg = self.model.rpn_head, self.model.test_cfg.rpn
+        nms_pre = cfg.get('nms_pre', -1)
+        all_scores, all_deltas, all_anchors, levels = [], [], [], []
+        for level, (cls_score, bbox_pred) in enumerate(zip(*head(feats))):
+            anchors = head.prior_generator.single_level_grid_priors(
+                cls_score.shape[-2:], level, device=cls_score.device)
+            scores = cls_score[0].permute(1, 2, 0).reshape(
+                -1, head.cls_out_channels)
+            scores = scores.sigmoid() if head.use_sigmoid_cls else \
+                scores.softmax(-1)[:, :-1]
+            scores = scores.reshape(-1)
+            deltas = bbox_pred[0].permute(1, 2, 0).reshape(-1, 4)
+            if nms_pre > 0:
+                scores, inds = scores.topk(
+                    torch.sym_min(nms_pre, scores.shape[0]))
+                deltas, anchors = deltas[inds], anchors[inds]
+            all_scores.append(scores)
+            all_deltas.append(deltas)
+            all_anchors.append(anchors)
+            levels.append(torch.full_like(scores, level, dtype=torch.long))
+        scores, levels = torch.cat(all_scores), torch.cat(levels)
+        boxes = decode(head.bbox_coder, torch.cat(all_anchors),
+                       torch.cat(all_deltas), img_shape)
+        if cfg.get('min_bbox_size', -1) >= 0:
+            wh = boxes[:, 2:] - boxes[:, :2]
+            valid = (wh > cfg.min_bbox_size).all(1)
+            boxes, scores, levels = boxes[valid], scores[valid], levels[valid]
+        keep = batched_nms(boxes, scores, levels, cfg.nms.iou_threshold,
+                           cfg.nms.get('class_agnostic', False))
+        return boxes[keep[:cfg.max_per_img]]
+
+    def roi_feats(self, extractor: nn.Module, feats: Tuple[Tensor],
+                  boxes: Tensor) -> Tensor:
+        """(n, C, S, S) RoI features of ``boxes`` (n, 4), as
+        ``SingleRoIExtractor``."""
+        rois = torch.cat([boxes.new_zeros((boxes.shape[0], 1)), boxes], 1)
+        feats = feats[:extractor.num_inputs]
+        if len(feats) == 1:
+            levels = rois.new_zeros(rois.shape[0], dtype=torch.long)
+        else:
+            levels = extractor.map_roi_levels(rois, len(feats))
+        out_h, out_w = extractor.roi_layers[0].output_size
+        out = feats[0].new_zeros(
+            (rois.shape[0], extractor.out_channels, out_h, out_w))
+        for level, (feat, layer) in enumerate(zip(feats,
+                                                  extractor.roi_layers)):
+            inds = (levels == level).nonzero().reshape(-1)
+            level_feats = roi_align(feat, rois[inds], out_h, out_w,
+                                    layer.spatial_scale, layer.sampling_ratio)
+            out = out.index_put((inds, ), level_feats)
+        return out
+
+    def detections(self, feats: Tuple[Tensor], proposals: Tensor,
+                   img_shape: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Boxes (n, 4), scores (n, ) and labels (n, ) after the box head
+        and ``multiclass_nms``, as ``StandardRoIHead.predict_bbox``."""
+        roi_head, cfg = self.model.roi_head, self.model.test_cfg.rcnn
+        head = roi_head.bbox_head
+        num_rois = proposals.shape[0]
+        proposals = with_dummy(proposals)
+        roi_feats = self.roi_feats(roi_head.bbox_roi_extractor, feats,
+                                   proposals)
+        cls_score, bbox_pred = head(roi_feats)
+        scores = cls_score[:num_rois].softmax(-1)
+        num_reg = 1 if head.reg_class_agnostic else head.num_classes
+        # Decoded with the dummy: mmdet's decoder branches on an empty
+        # input, and n + 1 is never 0.
+        boxes = decode(head.bbox_coder,
+                       proposals.repeat_interleave(num_reg, dim=0),
+                       bbox_pred.reshape(-1, 4),
+                       img_shape).reshape(-1, num_reg, 4)[:num_rois]
+        num_classes = head.num_classes
+        boxes = boxes.expand(num_rois, num_classes, 4).reshape(-1, 4)
+        labels = torch.arange(
+            num_classes, device=boxes.device).repeat(num_rois)
+        scores = scores[:, :-1].reshape(-1)
+        valid = scores > cfg.score_thr
+        boxes, scores, labels = boxes[valid], scores[valid], labels[valid]
+        keep = batched_nms(boxes, scores, labels, cfg.nms.iou_threshold,
+                           cfg.nms.get('class_agnostic', False))
+        keep = keep[:cfg.max_per_img]
+        return boxes[keep], scores[keep], labels[keep]
+
+    def masks(self, feats: Tuple[Tensor], boxes: Tensor, scores: Tensor,
+              labels: Tensor) -> Tuple[Tensor, ...]:
+        """``scores`` (n, ), then, with a MaskIoU head, ``mask_scores``
+        (n, ), and ``mask_probs`` (n, M, M), as ``predict_mask``."""
+        roi_head = self.model.roi_head
+        mask_feats = self.roi_feats(roi_head.mask_roi_extractor, feats,
+                                    with_dummy(boxes))
+        mask_preds = roi_head.mask_head(mask_feats)
+        # Class 0 for the dummy RoI.
+        labels = torch.cat([labels, labels.new_zeros(1)])
+        inds = torch.arange(labels.shape[0], device=labels.device)
+        num = boxes.shape[0]
+        mask_classes = labels * 0 if roi_head.mask_head.class_agnostic \
+            else labels
+        mask_probs = mask_preds[inds, mask_classes][:num].sigmoid()
+        if not self.with_mask_iou:
+            return scores, mask_probs
+        iou_head = roi_head.mask_iou_head
+        # The MaskIoU head scores the mask of each box's class.
+        ious = iou_head(mask_feats, mask_preds[inds, labels])
+        mask_scores = scores * ious[inds, labels][:num].clamp(0, 1)
+        if iou_head.overwrite_scores:
+            scores = mask_scores
+        return scores, mask_scores, mask_probs
