@@ -111,8 +111,8 @@ def test_metafile_and_model_index():
     index = yaml.safe_load((root / 'model-index.yml').read_text())
     # Every config directory has a metafile, and the index imports it.
     assert sorted(index['Import']) == sorted(
-        f'configs/{p.parent.name}/metafile.yml'
-        for p in (root / 'configs').glob('*/metafile.yml'))
+        p.relative_to(root).as_posix()
+        for p in (root / 'configs').glob('**/metafile.yml'))
     for metafile in index['Import']:
         for model in yaml.safe_load((root / metafile).read_text())['Models']:
             assert (root / model['Config']).name == model['Name'] + '.py'

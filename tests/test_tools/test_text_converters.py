@@ -213,3 +213,34 @@ def test_ctw1500_cli_reports_the_bad_box(tmp_path):
                            str(tmp_path / 'out'))
     assert message == (
         f'error: {xml}, box 1: expected 28 coordinates, got 3')
+
+
+@pytest.mark.parametrize('kind, images', [
+    ('icdar2015', ('ch4_training_images/img_2.jpg',
+                   'ch4_test_images/img_1.jpg')),
+    ('ctw1500', ('train_images/0002.jpg', 'test_images/0003.jpg')),
+])
+def test_make_text_then_the_converter_the_users_two_commands(
+        tmp_path, kind, images):
+    raw = str(tmp_path / kind)
+    proc = run_tool('make_text.py', kind, '--out-dir', raw, '--num-train',
+                    '2', '--num-test', '1', '--img-size', '96')
+    assert proc.returncode == 0, proc.stderr
+    for name in images:
+        assert cv2.imread(osp.join(raw, name)).shape == (96, 96, 3)
+    proc = run_tool(f'{kind}.py', raw, '--out-dir', raw)
+    assert proc.returncode == 0, proc.stderr
+    for split, num in (('train', 2), ('test', 1)):
+        with open(osp.join(raw, f'{kind}_{split}.json')) as f:
+            coco = json.load(f)
+        assert [img['file_name'] for img in coco['images']][-1] == (
+            images[0] if split == 'train' else images[1])
+        assert len(coco['images']) == num and coco['annotations']
+
+
+def test_make_text_names_a_missing_font_and_the_option(tmp_path):
+    missing = str(tmp_path / 'Missing.ttf')
+    message = exit_message('make_text.py', 'icdar2015', '--out-dir',
+                           str(tmp_path / 'out'), '--fonts', missing)
+    assert message.startswith('error: font file ' + missing)
+    assert '--fonts' in message

@@ -23,7 +23,13 @@ auto_scale_lr = dict(enable=False, base_batch_size=8)
 
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.08, momentum=0.9, weight_decay=0.0001))
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=160, val_interval=20)
+# The loop builds the training dataloader, whose pipeline starts with
+# ms_rcnn's CheckedLoadImageFromFile: under mmdet's scope it is not found.
+train_cfg = dict(
+    _scope_='ms_rcnn',
+    type='EpochBasedTrainLoop',
+    max_epochs=160,
+    val_interval=20)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, end=500),
     dict(type='MultiStepLR', milestones=[80, 128], end=160, by_epoch=True)

@@ -87,7 +87,8 @@ class HmeanIoUMetric(BaseMetric):
     ``pred_instances.polygons`` (N flat float arrays) when present, else
     from ``pred_instances.masks`` (N, H, W) through
     :func:`~ms_rcnn.structures.masks_to_polygons`; the score is
-    ``pred_instances.mask_scores`` when present, else ``scores``.
+    ``pred_instances.mask_scores`` when present, else ``scores``, unless
+    ``score_key`` names one.
 
     Args:
         ann_file (str): COCO-style annotation file with polygon
@@ -111,6 +112,11 @@ class HmeanIoUMetric(BaseMetric):
             scores, and a sweep from 0.3 (mmocr's default) can cut recall.
         polygon_mode (str): ``'contour'`` or ``'quad'``, used only when
             polygons are derived from masks. Defaults to ``'contour'``.
+        score_key (str, optional): the ``pred_instances`` field that ranks
+            and thresholds the predictions, e.g. ``'scores'`` to rank MS
+            R-CNN's polygons by their class score instead of their mask
+            score. Defaults to None: ``mask_scores`` when present, else
+            ``scores``.
         collect_device (str): 'cpu' or 'gpu'. Defaults to 'cpu'.
         prefix (str, optional): Defaults to ``'icdar'``.
         backend_args (dict, optional): file backend to read ``ann_file``.
@@ -125,6 +131,7 @@ class HmeanIoUMetric(BaseMetric):
                  pred_score_thrs: Union[Dict, Sequence[float]] = dict(
                      start=0.05, stop=0.95, step=0.05),
                  polygon_mode: str = 'contour',
+                 score_key: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  backend_args: Optional[dict] = None) -> None:
@@ -143,6 +150,7 @@ class HmeanIoUMetric(BaseMetric):
         if not len(self.score_thrs):
             raise ValueError('pred_score_thrs gives no threshold')
         self.polygon_mode = polygon_mode
+        self.score_key = score_key
         self.gts = self._load_gts(ann_file, backend_args)
 
     @staticmethod
@@ -162,9 +170,16 @@ class HmeanIoUMetric(BaseMetric):
 
     def _predictions(self, pred) -> Tuple[List[np.ndarray], np.ndarray]:
         """Polygons and scores (N,) of one sample's ``pred_instances``."""
-        scores = pred.get('mask_scores')
-        if scores is None:
-            scores = pred['scores']
+        if self.score_key is not None:
+            scores = pred.get(self.score_key)
+            if scores is None:
+                raise KeyError(
+                    f'HmeanIoUMetric: score_key {self.score_key!r} is not '
+                    f'in pred_instances (keys: {sorted(pred.keys())})')
+        else:
+            scores = pred.get('mask_scores')
+            if scores is None:
+                scores = pred['scores']
         if hasattr(scores, 'detach'):
             scores = scores.detach().cpu().numpy()
         scores = np.asarray(scores, np.float64).reshape(-1)

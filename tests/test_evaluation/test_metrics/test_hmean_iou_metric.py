@@ -263,3 +263,24 @@ def test_unknown_image_id(one_image):
     metric = METRICS.build(dict(type='HmeanIoUMetric', ann_file=one_image))
     with pytest.raises(KeyError, match='img_id 8'):
         metric.process({}, [sample(8, [GT1], [0.5])])
+
+
+@pytest.mark.parametrize('score_key, hmean, thr',
+                         [(None, 0.5, 0.05), ('mask_scores', 0.5, 0.05),
+                          ('scores', 2 / 3, 0.40)])
+def test_score_key_picks_the_ranking_score(one_image, score_key, hmean, thr):
+    # Class scores 0.83, 0.52, 0.37 as in test_two_gts_one_dnc_three_preds
+    # (best hmean 2/3 at 0.40); mask scores all 0.12: only thresholds
+    # <= 0.10 keep the preds 0.52 and 0.37 -> 1 hit / 2 preds / 2 gts,
+    # hmean 0.5 at 0.05. Without score_key the mask scores rank.
+    res = evaluate(one_image, [
+        sample(7, [P_INSIDE_DNC, P_IOU_06, P_IOU_03], [0.83, 0.52, 0.37],
+               mask_scores=torch.tensor([0.12, 0.12, 0.12]))
+    ], score_key=score_key)
+    assert res['icdar/hmean'] == pytest.approx(hmean)
+    assert res['icdar/best_score_thr'] == pytest.approx(thr)
+
+
+def test_unknown_score_key_is_named(one_image):
+    with pytest.raises(KeyError, match="score_key 'quality' is not in"):
+        evaluate(one_image, [sample(7, [GT1], [0.9])], score_key='quality')
