@@ -38,7 +38,8 @@ HOOKS = _child('hook', mmdet_registry.HOOKS, 'mmdet.engine.hooks',
 STRATEGIES = _child('strategy', mmengine_registry.STRATEGIES,
                     'mmengine._strategy')
 
-DATASETS = _child('dataset', mmdet_registry.DATASETS, 'mmdet.datasets')
+DATASETS = _child('dataset', mmdet_registry.DATASETS, 'mmdet.datasets',
+                  'ms_rcnn.data_checks')
 DATA_SAMPLERS = _child('data sampler', mmdet_registry.DATA_SAMPLERS,
                        'mmdet.datasets.samplers')
 TRANSFORMS = _child('transform', mmdet_registry.TRANSFORMS,

@@ -1,7 +1,11 @@
-"""Helpers shared by the tests: MS R-CNN models built by mmdet and by
-ms_rcnn, a synthetic batch, overrides that shrink the quick start, and the
+"""Helpers shared by the tests of the package and of its projects: MS R-CNN
+models built by mmdet and by ms_rcnn, a synthetic batch, a model's losses
+and predictions on it, mmdet's MaskIoU targets, a record of what a text
+metric computes on, overrides that shrink the quick start, and the
 fixtures that conftest files import (``tiny_shapes``, ``log_records``)."""
+import copy
 import logging
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -80,6 +84,83 @@ def make_batch(seed=0, size=(96, 128), num_gts=3, with_gt=True):
     gt.masks = BitmapMasks(masks, height, width)
     sample.gt_instances = gt
     return dict(inputs=[img], data_samples=[sample])
+
+
+def losses(model, batch, seed=0):
+    """The losses of one training forward of ``model`` on ``batch``.
+
+    The RPN and RoI samplers draw random numbers: the same seed gives the
+    same samples to two models."""
+    model.train()
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    data = model.data_preprocessor(copy.deepcopy(batch), True)
+    return model(**data, mode='loss')
+
+
+def predict(model, batch):
+    """The ``pred_instances`` of the first image of ``batch``, in eval
+    mode."""
+    model.eval()
+    with torch.no_grad():
+        data = model.data_preprocessor(copy.deepcopy(batch), False)
+        return model(**data, mode='predict')[0].pred_instances
+
+
+def mmdet_maskiou_targets(boxes, gt_inds, labels, gt, mask_logits, train_cfg):
+    """(n, ) MaskIoU targets of ``boxes``, each paired with instance
+    ``gt_inds`` (-1: none) and scored on the class ``labels``, computed by
+    mmdet: its mask targets, and its MaskIoUHead's targets (area ratios one
+    RoI at a time) given probabilities, which it thresholds at
+    ``mask_thr_binary`` as ours do; 0 without an instance or of a class
+    other than the instance's.
+
+    Args:
+        boxes (Tensor): (n, 4) RoIs of one image.
+        gt_inds (Tensor): (n, ) index into ``gt`` of each RoI's instance.
+        labels (Tensor): (n, ) class each RoI is scored on.
+        gt (InstanceData): The image's instances, with ``labels`` and
+            ``masks``.
+        mask_logits (Tensor): (n, M, M) logits of the scored masks.
+        train_cfg (ConfigDict): The RCNN train config (``mask_size``,
+            ``mask_thr_binary``).
+    """
+    from mmdet.models.roi_heads.mask_heads import MaskIoUHead as MMDetHead
+    inds = gt_inds.clamp(min=0)
+    mask_targets = torch.from_numpy(
+        gt.masks.crop_and_resize(
+            boxes.numpy(), (train_cfg.mask_size, ) * 2, inds.numpy(),
+            binarize=True).to_ndarray()).float()
+    # get_targets does not use the head's layers (nor its num_classes).
+    targets = MMDetHead().get_targets(
+        [SimpleNamespace(pos_priors=boxes, pos_assigned_gt_inds=inds)], [gt],
+        mask_logits.sigmoid(), mask_targets, train_cfg)
+    scored = (gt_inds >= 0) & (labels == gt.labels[inds])
+    return torch.where(scored, targets, torch.zeros(()))
+
+
+def spy_on_text_metric(metric):
+    """Record what an ``HmeanIoUMetric`` computes on.
+
+    Returns:
+        SimpleNamespace: filled while the metric runs: ``results``, the
+        per-image results given to ``compute_metrics``; ``predictions``,
+        ``(pred, (polygons, scores))`` of each ``_predictions`` call;
+        ``polygons``, every predicted polygon.
+    """
+    seen = SimpleNamespace(results=[], predictions=[], polygons=[])
+    compute, predictions = metric.compute_metrics, metric._predictions
+
+    def recording_predictions(pred):
+        out = predictions(pred)
+        seen.predictions.append((pred, out))
+        seen.polygons.extend(out[0])
+        return out
+
+    metric.compute_metrics = lambda results: compute(
+        seen.results.extend(results) or results)
+    metric._predictions = recording_predictions
+    return seen
 
 
 def tiny_cfg_options(data, work_dir):

@@ -199,7 +199,9 @@ train_dataloader = dict(
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
-        type=dataset_type,
+        # CocoDataset whose instances keep their annotation id, which
+        # SanitizeInstances names when it drops one.
+        type='CocoDatasetWithAnnIds',
         data_root=data_root,
         metainfo=metainfo,
         ann_file='annotations/train.json',

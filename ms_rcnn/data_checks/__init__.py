@@ -1,9 +1,12 @@
 """Bad input named, not a traceback: checks of annotation files and of each
 instance (:mod:`.annotations`), loading transforms that skip or reject a bad
-sample by name (:mod:`.loading`, registered in ms_rcnn's TRANSFORMS), and
-what the tools apply to a config's dataloaders (:mod:`.dataloader_cfgs`).
+sample by name (:mod:`.loading`, registered in ms_rcnn's TRANSFORMS), a
+``CocoDataset`` that keeps each instance's annotation id for those names
+(:mod:`.coco_dataset`, registered in ms_rcnn's DATASETS), and what the
+tools apply to a config's dataloaders (:mod:`.dataloader_cfgs`).
 
-In a config, replace ``LoadImageFromFile`` with::
+In a config, use ``CocoDatasetWithAnnIds`` for ``CocoDataset`` and replace
+``LoadImageFromFile`` with::
 
     train_pipeline = [
         dict(type='CheckedLoadImageFromFile'),  # skip_bad=True: warn, skip
@@ -19,10 +22,12 @@ In a config, replace ``LoadImageFromFile`` with::
 """
 from .annotations import (AnnotationError, DataWarning, check_coco_file,
                           instance_problem)
+from .coco_dataset import CocoDatasetWithAnnIds
 from .loading import (BadSampleError, CheckedLoadImageFromFile,
                       SanitizeInstances)
 
 __all__ = [
     'AnnotationError', 'DataWarning', 'check_coco_file', 'instance_problem',
-    'BadSampleError', 'CheckedLoadImageFromFile', 'SanitizeInstances'
+    'CocoDatasetWithAnnIds', 'BadSampleError', 'CheckedLoadImageFromFile',
+    'SanitizeInstances'
 ]

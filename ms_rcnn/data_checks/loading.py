@@ -184,8 +184,10 @@ class SanitizeInstances(BaseTransform):
 
     Works on ``results['instances']`` as mmdet's ``CocoDataset`` gives them
     (``bbox`` as x1, y1, x2, y2; ``mask`` as COCO polygons or RLE). An
-    instance is dropped, with a :class:`DataWarning` naming the image, the
-    instance and its box, for the reasons of
+    instance is dropped, with a :class:`DataWarning` naming the image file,
+    the image id, the annotation id (``ann_id``, which
+    :class:`~ms_rcnn.data_checks.CocoDatasetWithAnnIds` adds) and the box,
+    for the reasons of
     :func:`~ms_rcnn.data_checks.annotations.instance_problem`, and, when
     masks are loaded, for having none: ``CocoDataset`` leaves ``mask`` out
     for an empty ``segmentation``, and mmdet's
@@ -217,11 +219,13 @@ class SanitizeInstances(BaseTransform):
 
     def transform(self, results: dict) -> Optional[dict]:
         path = results.get('img_path', '<unknown image>')
+        where = path if results.get('img_id') is None else (
+            f'{path} (image id {results["img_id"]})')
         # The annotation's size: the image may not be loaded yet.
         height = results.get('height', results.get('ori_shape', (1e9, ))[0])
         width = results.get('width', results.get('ori_shape', (0, 1e9))[1])
         kept = []
-        for i, instance in enumerate(results.get('instances', [])):
+        for instance in results.get('instances', []):
             if self.with_mask and 'mask' not in instance:
                 problem = 'no segmentation'
             else:
@@ -231,7 +235,12 @@ class SanitizeInstances(BaseTransform):
             if problem is None:
                 kept.append(instance)
             else:
-                _report(f'{path}: dropped instance {i} (box '
+                # Without ann_id (another dataset class) nothing in the
+                # instance leads back to its annotation but its box.
+                ann_id = instance.get('ann_id')
+                what = ('an instance' if ann_id is None else
+                        f'annotation id {ann_id}')
+                _report(f'{where}: dropped {what} (box '
                         f'{instance["bbox"]}): {problem}')
                 self.dropped.add()
         results['instances'] = kept

@@ -24,11 +24,14 @@ points; test lines of 28 integers then ``####`` and the transcription
 The scenes are :func:`~.text_scenes.render_scene`'s. Each image draws from
 its own random generator seeded with ``(seed, kind, split, index)``: the
 same arguments give byte-identical files. ``synthetic_text.json`` in the
-output folder records the arguments, written after everything else.
+output folder records the arguments before the first file is written, and
+the counts after the last. A run never mixes with an earlier one: the
+layout's folders must be empty, or are emptied first with ``overwrite``.
 """
 import json
 import os
 import os.path as osp
+import shutil
 import xml.etree.ElementTree as ET
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -127,9 +130,10 @@ def _is_complete(out_dir: str, params: Dict) -> bool:
     try:
         with open(osp.join(out_dir, RECORD)) as f:
             record = json.load(f)
-        if {k: v for k, v in record.items() if k != 'counts'} != params:
-            return False
     except (OSError, ValueError):
+        return False
+    counts = record.pop('counts', None)  # recorded after the last file
+    if counts is None or record != params:
         return False
     for split in SPLITS:
         img_dir, ann_dir = LAYOUTS[params['kind']][split]
@@ -142,6 +146,28 @@ def _is_complete(out_dir: str, params: Dict) -> bool:
     return True
 
 
+def _empty_layout(out_dir: str, kind: str, overwrite: bool) -> None:
+    """Empty the folders of ``kind``'s layout in ``out_dir``, so that the
+    converters read no file of an earlier run; refuse a folder with files
+    unless ``overwrite``.
+
+    Raises:
+        FileExistsError: naming the first such folder and the option.
+    """
+    folders = [
+        osp.join(out_dir, d) for split in SPLITS for d in LAYOUTS[kind][split]
+    ]
+    used = [d for d in folders if osp.isdir(d) and os.listdir(d)]
+    if used and not overwrite:
+        raise FileExistsError(
+            f'{used[0]} is not empty: the converters would read its files '
+            'with the new ones. Pass --overwrite (overwrite=True in Python) '
+            f'to delete the files of {", ".join(used)} first, or write to '
+            'another --out-dir')
+    for folder in used:
+        shutil.rmtree(folder)
+
+
 def generate_text_dataset(out_dir: str,
                           kind: str,
                           seed: int = 0,
@@ -150,7 +176,8 @@ def generate_text_dataset(out_dir: str,
                           img_size: int = 256,
                           dnc_share: Optional[float] = None,
                           fonts: Optional[Sequence[str]] = None,
-                          skip_existing: bool = False) -> Dict:
+                          skip_existing: bool = False,
+                          overwrite: bool = False) -> Dict:
     """Write one synthetic dataset in the raw layout of ``kind``.
 
     Args:
@@ -166,6 +193,9 @@ def generate_text_dataset(out_dir: str,
             word; None: the DejaVu fonts installed with matplotlib.
         skip_existing (bool): Keep a complete dataset written with the
             same arguments.
+        overwrite (bool): Delete the files of the layout's folders
+            (``LAYOUTS[kind]``) first. Without it, a folder with files
+            raises FileExistsError.
 
     Returns:
         dict: ``{'train': {...}, 'test': {...}}`` with the number of
@@ -184,8 +214,12 @@ def generate_text_dataset(out_dir: str,
     if skip_existing and _is_complete(out_dir, params):
         with open(osp.join(out_dir, RECORD)) as f:
             return json.load(f)['counts']
-    if osp.exists(osp.join(out_dir, RECORD)):
-        os.remove(osp.join(out_dir, RECORD))
+    _empty_layout(out_dir, kind, overwrite)
+    # Written first: a run cut short leaves a folder that the record marks
+    # as the generator's (ensure_text_dataset replaces it).
+    os.makedirs(out_dir, exist_ok=True)
+    with open(osp.join(out_dir, RECORD), 'w') as f:
+        json.dump(params, f, indent=1)
     counts = {}
     for split in SPLITS:
         img_dir, ann_dir = (osp.join(out_dir, d)
@@ -220,6 +254,9 @@ def generate_text_dataset(out_dir: str,
 
 def ensure_text_dataset(out_dir: str, kind: str, **kwargs) -> Dict:
     """:func:`generate_text_dataset` unless ``out_dir`` already holds the
-    same dataset; returns the counts."""
-    return generate_text_dataset(out_dir, kind, skip_existing=True,
-                                 **kwargs)
+    same dataset; returns the counts. An earlier set of the generator there
+    (its record written) is replaced; other files in the layout's folders
+    raise FileExistsError."""
+    return generate_text_dataset(
+        out_dir, kind, skip_existing=True,
+        overwrite=osp.isfile(osp.join(out_dir, RECORD)), **kwargs)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
+from ms_rcnn_testing import spy_on_text_metric
 
 from ms_rcnn.data_preparation import convert_icdar2015
 
@@ -118,19 +119,9 @@ def test_converted_data_trains_and_evaluates(icdar_root, tmp_path):
     for key in ('loss_rpn_cls', 'loss_cls', 'loss_mask', 'loss_mask_iou'):
         value = hub.get_scalar(f'train/{key}').current()
         assert math.isfinite(value), key
-    metric = runner.val_evaluator.metrics[0]
-    seen, polygons = [], []
-    compute, predictions = metric.compute_metrics, metric._predictions
-
-    def keep_polygons(pred):
-        out = predictions(pred)
-        polygons.extend(out[0])
-        return out
-
-    metric.compute_metrics = lambda results: compute(
-        seen.extend(results) or results)
-    metric._predictions = keep_polygons
+    spied = spy_on_text_metric(runner.val_evaluator.metrics[0])
     metrics = runner.val_loop.run()
+    seen, polygons = spied.results, spied.polygons
     assert {'icdar/hmean', 'icdar/precision', 'icdar/recall',
             'icdar/best_score_thr'} <= set(metrics)
     # What the metric saw: both test images, their two legible words each

@@ -13,7 +13,9 @@ from ms_rcnn.data_preparation import (convert_ctw1500, convert_icdar2015,
 from ms_rcnn.data_preparation.synthetic_text import (DNC_SHARE, LAYOUTS,
                                                      render_image)
 from ms_rcnn.data_preparation.text_render import (ArcWarp, QuadWarp,
-                                                  default_fonts, outline)
+                                                  default_fonts, outline,
+                                                  warp_alpha)
+from ms_rcnn.data_preparation.text_scenes import sample_warp
 
 SIZE = 160
 NUM_TRAIN, NUM_TEST = 6, 3
@@ -180,6 +182,38 @@ def test_ctw_lines_have_14_points_a_third_bent_up_to_120_degrees():
     assert bends.max() <= 125
 
 
+def test_ctw_points_run_along_the_top_from_the_start_then_back_below():
+    # Ink dots at the top of a flat 120 x 20 line, at the 7 points' places
+    # from its start (left) to its end, then at its bottom from the end
+    # back: each dot, warped as the glyphs are (warp_alpha), lands nearest
+    # the polygon's point of the same index (points 20 px apart, dots 1.5
+    # px inside the box).
+    w, h, size = 120, 20, 256
+    cols = np.clip(np.round(np.linspace(-.5, w - .5, 7)).astype(int), 1,
+                   w - 2)
+    dots = [(1, c) for c in cols] + [(h - 2, c) for c in cols[::-1]]
+    rng = np.random.default_rng(5)
+    checked = bent = 0
+    while checked < 30:
+        warp, polygon = sample_warp(rng, 'ctw1500', size, (w, h), False)
+        points = polygon.reshape(14, 2)
+        if points.min() < 2 or points.max() > size - 3:
+            continue  # the generator keeps legible lines inside the image
+        checked += 1
+        bent += warp.k != 0
+        for index, (row, col) in enumerate(dots):
+            alpha = np.zeros((h, w), np.float32)
+            alpha[row - 1:row + 2, col - 1:col + 2] = 1
+            ink, (x0, y0) = warp_alpha(alpha, warp, (size, size))
+            ys, xs = np.nonzero(ink)
+            weights = ink[ys, xs]
+            center = np.array([x0 + (xs * weights).sum() / weights.sum(),
+                               y0 + (ys * weights).sum() / weights.sum()])
+            nearest = np.argmin(np.hypot(*(points - center).T))
+            assert nearest == index, (checked, index, nearest)
+    assert bent >= 5  # curved lines among them
+
+
 def test_arc_warp_bends_the_middle_line_on_a_circle():
     # A 100 x 10 flat line bent by 90 degrees: its middle line becomes a
     # quarter circle of length 100, radius 200 / pi, centred 200 / pi
@@ -249,3 +283,45 @@ def test_missing_font_names_the_file_and_the_option(tmp_path):
         generate_text_dataset(str(tmp_path / 'out'), 'icdar2015',
                               fonts=[str(not_a_font)])
     assert not (tmp_path / 'out').exists()
+
+
+def test_a_second_run_into_a_used_folder_is_refused_or_replaces_it(
+        tmp_path):
+    out = tmp_path / 'ctw'
+    kwargs = dict(seed=0, num_test=1, img_size=128)
+    generate_text_dataset(str(out), 'ctw1500', num_train=3, **kwargs)
+    first = read_tree(out)
+    with pytest.raises(FileExistsError) as exc:
+        generate_text_dataset(str(out), 'ctw1500', num_train=1, **kwargs)
+    assert str(out / 'train_images') in str(exc.value)
+    assert '--overwrite' in str(exc.value)
+    assert read_tree(out) == first  # refused before writing anything
+    # With overwrite, only the new run's files: one training image, and
+    # the test image numbered after it (0002, not 0004 as before).
+    generate_text_dataset(str(out), 'ctw1500', num_train=1, overwrite=True,
+                          **kwargs)
+    assert sorted(p for p in read_tree(out) if p != 'synthetic_text.json') == [
+        'ctw1500_test_labels/0000002.txt', 'ctw1500_train_labels/0001.xml',
+        'test_images/0002.jpg', 'train_images/0001.jpg']
+    coco = convert_ctw1500(str(out), 'train_images', 'ctw1500_train_labels',
+                           'train')
+    assert [img['file_name'] for img in coco['images']] == [
+        'train_images/0001.jpg']
+
+
+def test_ensure_replaces_its_own_earlier_set_but_not_other_files(tmp_path):
+    out = tmp_path / 'icdar'
+    kwargs = dict(seed=0, num_test=1, img_size=128)
+    ensure_text_dataset(str(out), 'icdar2015', num_train=3, **kwargs)
+    # A set written by the generator (its record says so) is replaced:
+    # no training image of the first run stays.
+    ensure_text_dataset(str(out), 'icdar2015', num_train=1, **kwargs)
+    assert sorted(os.listdir(out / 'ch4_training_images')) == ['img_1.jpg']
+    # Files the generator did not write are not deleted.
+    other = tmp_path / 'other'
+    (other / 'ch4_test_images').mkdir(parents=True)
+    (other / 'ch4_test_images' / 'img_1.jpg').write_bytes(b'a real image')
+    with pytest.raises(FileExistsError, match='ch4_test_images'):
+        ensure_text_dataset(str(other), 'icdar2015', num_train=1, **kwargs)
+    assert (other / 'ch4_test_images' / 'img_1.jpg').read_bytes() == \
+        b'a real image'

@@ -170,12 +170,14 @@ def test_training_log_names_the_skipped_image_and_counts_per_epoch(
     empty['segmentation'] = []
     write_json(data['train_ann'], coco)
     names = _names(_dataset(data, tmp_path))
+    x, y, w, h = empty['bbox']
     # A skipped index is replaced by this good one (mmengine draws one at
     # random, which could be the corrupt one again): every epoch visits
     # the corrupt image once, so each epoch skips exactly 1 sample.
     good = names.index('train_000000.png')
     monkeypatch.setattr(BaseDataset, '_rand_another', lambda self: good)
     cfg = robust_pipelines(tiny_cfg(data, tmp_path / 'work', batch_size=4))
+    cfg.train_dataloader.dataset.type = 'CocoDatasetWithAnnIds'
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2)
     cfg.train_dataloader.num_workers = num_workers
     cfg.default_hooks.checkpoint = None
@@ -187,10 +189,10 @@ def test_training_log_names_the_skipped_image_and_counts_per_epoch(
     log, = (tmp_path / 'work').glob('*/*.log')
     text = log.read_text()
     assert f'WARNING - skipping sample {path}: image file is corrupt' in text
-    assert re.search(
-        'WARNING - ' + re.escape(os.path.join(data['img_dir'],
-                                              'train_000004.png')) +
-        r': dropped instance \d \(box .*\): no segmentation', text)
+    dropped = os.path.join(data['img_dir'], 'train_000004.png')
+    assert (f'WARNING - {dropped} (image id {empty["image_id"]}): dropped '
+            f'annotation id {empty["id"]} (box {[x, y, x + w, y + h]}): '
+            'no segmentation') in text
     counts = re.findall(
         r'WARNING - epoch (\d): (\d+) training sample\(s\) skipped, '
         r'(\d+) instance\(s\) dropped', text)
@@ -307,21 +309,24 @@ def test_droppable_annotations_are_reported(data):
 
 def test_sanitize_drops_bad_instances(data, tmp_path):
     expected = _break_annotations(data)
-    dataset = _dataset(data, tmp_path, filter_cfg=None)
+    dataset = _dataset(
+        data, tmp_path, type='CocoDatasetWithAnnIds', filter_cfg=None)
     names = _names(dataset)
     # mmdet drops the zero-area box itself; the sanitizer drops the rest
     # (the instance without segmentation made LoadAnnotations raise
     # KeyError: 'mask').
     for problem in ('no segmentation', 'polygon with fewer than 3 points',
                     'mask outside the image'):
-        name = expected[problem][0]
+        name, ann_id = expected[problem]
         index = names.index(name)
-        instances = dataset.get_data_info(index)['instances']
+        info = dataset.get_data_info(index)
+        instances = info['instances']
+        assert instances[0]['ann_id'] == ann_id
         with pytest.warns(DataWarning) as record:
             out = dataset[index]
         assert [str(w.message) for w in record] == [
-            f'{data["img_dir"]}/{name}: dropped instance 0 (box '
-            f'{instances[0]["bbox"]}): {problem}'
+            f'{data["img_dir"]}/{name} (image id {info["img_id"]}): dropped '
+            f'annotation id {ann_id} (box {instances[0]["bbox"]}): {problem}'
         ]
         assert len(out['data_samples'].gt_instances) == len(instances) - 1
         assert out['data_samples'].gt_instances.labels.tolist() == [
@@ -335,6 +340,43 @@ def test_sanitize_drops_bad_instances(data, tmp_path):
             'no usable annotations'):
         out = dataset[names.index(empty)]
     assert os.path.basename(out['data_samples'].img_path) != empty
+
+
+def _drop_the_third_of_image_3(data):
+    """Image 3 (``train_000002.png``, annotations 7 to 10): mmdet leaves out
+    its first annotation (zero-area box) and the sanitizer drops its third
+    (no segmentation), the second of the instances that mmdet keeps.
+    Returns the image's annotations."""
+    coco = load_coco(data)
+    anns = [a for a in coco['annotations'] if a['image_id'] == 3]
+    assert [a['id'] for a in anns] == [7, 8, 9, 10]
+    anns[0]['bbox'][2] = 0
+    anns[2]['segmentation'] = []
+    write_json(data['train_ann'], coco)
+    return anns
+
+
+@pytest.mark.parametrize('dataset_type, named', [
+    ('CocoDatasetWithAnnIds', 'annotation id 9'),
+    # mmdet's dataset keeps no annotation ids: the box tells which.
+    ('CocoDataset', 'an instance'),
+])
+def test_dropped_instance_is_named_by_image_and_annotation_id_or_box(
+        data, tmp_path, dataset_type, named):
+    anns = _drop_the_third_of_image_3(data)
+    dataset = _dataset(data, tmp_path, type=dataset_type)
+    index = _names(dataset).index('train_000002.png')
+    instances = dataset.get_data_info(index)['instances']
+    assert len(instances) == 3
+    x, y, w, h = anns[2]['bbox']
+    with pytest.warns(DataWarning) as record:
+        out = dataset[index]
+    assert [str(w.message) for w in record] == [
+        f'{data["img_dir"]}/train_000002.png (image id 3): dropped {named} '
+        f'(box {[x, y, x + w, y + h]}): no segmentation'
+    ]
+    # Two instances are left: those of annotations 8 and 10.
+    assert len(out['data_samples'].gt_instances) == 2
 
 
 def test_evaluation_reports_instead_of_skipping(data, tmp_path):

@@ -1,32 +1,41 @@
-"""tools/quickstart.py: the configs it loads and the picture it draws."""
-import importlib.util
+"""tools/quickstart.py and its tasks (quickstart_shapes.py,
+quickstart_textdet.py): the configs they load, the pictures they draw and
+the summaries they write."""
+import importlib
 import json
 import os.path as osp
+import sys
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from mmdet.structures import DetDataSample
 from mmengine.config import Config
+from mmengine.evaluator import Evaluator
 from mmengine.runner import Runner
+from mmengine.structures import InstanceData
+from pycocotools import mask as mask_utils
 
 from ms_rcnn import register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def load_tool():
-    path = osp.join(ROOT, 'tools', 'quickstart.py')
-    spec = importlib.util.spec_from_file_location('quickstart', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_tool(name='quickstart'):
+    """A module of tools/ (not a package: its folder goes on sys.path, as
+    when the script runs)."""
+    tools = osp.join(ROOT, 'tools')
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    return importlib.import_module(name)
 
 
 def test_load_config_points_everything_at_the_data(tiny_shapes, tmp_path):
-    tool = load_tool()
-    cfg = tool.load_config(tool.MODELS['ms-rcnn'], tiny_shapes['data_root'],
-                           str(tmp_path), seed=3, epochs=2)
+    shapes = load_tool('quickstart_shapes')
+    cfg = shapes.load_config(shapes.MODELS['ms-rcnn'],
+                             tiny_shapes['data_root'], str(tmp_path), seed=3,
+                             epochs=2)
     root = tiny_shapes['data_root'] + '/'
     for loader in (cfg.train_dataloader, cfg.val_dataloader,
                    cfg.test_dataloader):
@@ -43,12 +52,13 @@ def test_load_config_points_everything_at_the_data(tiny_shapes, tmp_path):
 @pytest.mark.parametrize('name', ['ms-rcnn', 'mask-rcnn'])
 def test_drawn_row_has_a_title_and_every_image_upscaled(
         name, tiny_shapes, tmp_path):
-    tool = load_tool()
+    shapes = load_tool('quickstart_shapes')
     register_all_modules(init_default_scope=False)
-    cfg = tool.load_config(tool.MODELS[name], tiny_shapes['data_root'],
-                           str(tmp_path / 'work'), seed=0)
+    cfg = shapes.load_config(shapes.MODELS[name], tiny_shapes['data_root'],
+                             str(tmp_path / 'work'), seed=0)
     runner = Runner.from_cfg(cfg)
-    row = tool.visualize(runner, name, range(2), str(tmp_path), 0.0, scale=2)
+    row = shapes.visualize(runner, name, range(2), str(tmp_path), 0.0,
+                           scale=2)
     # A 24-pixel title over two 128 px images drawn at twice their size.
     assert row.shape == (24 + 256, 512, 3)
     title = row[:24]
@@ -71,20 +81,20 @@ def test_task_picks_its_own_folders():
 
 
 def test_load_text_config_evaluates_by_both_scores(tmp_path):
-    tool = load_tool()
-    path = osp.join(tool.TEXT_CONFIG_DIR,
-                    tool.TEXT_MODELS['ms-rcnn'].format('ctw1500'))
-    cfg = tool.load_text_config(path, 'some/where', 'ctw1500',
-                                str(tmp_path), seed=2, epochs=3)
+    textdet = load_tool('quickstart_textdet')
+    path = osp.join(textdet.CONFIG_DIR,
+                    textdet.MODELS['ms-rcnn'].format('ctw1500'))
+    cfg = textdet.load_config(path, 'some/where', 'ctw1500', str(tmp_path),
+                              seed=2, epochs=3)
     for loader in (cfg.train_dataloader, cfg.val_dataloader,
                    cfg.test_dataloader):
         assert loader.dataset.data_root == 'some/where/'
     ann = 'some/where/ctw1500_test.json'
-    assert [(e.type, e.ann_file, e.get('score_key'), e.get('prefix'))
-            for e in cfg.val_evaluator] == [
-                ('HmeanIoUMetric', ann, None, None),
-                ('HmeanIoUMetric', ann, 'scores', 'icdar_cls'),
-                ('CocoMetric', ann, None, None)]
+    assert [(e.type, e.ann_file) for e in cfg.val_evaluator] == [
+        ('HmeanIoUMetric', ann), ('CocoMetric', ann),
+        ('MaskIoUCalibrationMetric', ann)]
+    assert cfg.val_evaluator[0].rankings == ('cls', 'mask', 'oracle',
+                                             'oracle_iou')
     assert cfg.val_evaluator[0].polygon_mode == 'contour'
     assert cfg.test_evaluator == cfg.val_evaluator
     assert cfg.randomness == dict(seed=2)
@@ -93,6 +103,106 @@ def test_load_text_config_evaluates_by_both_scores(tmp_path):
     # The cosine decay ends with the shorter schedule.
     assert cfg.param_scheduler[1].end == cfg.param_scheduler[1].T_max == 3
     assert 'name' not in cfg.visualizer
+
+
+def rect(x0, y0, x1, y1):
+    return [x0, y0, x1, y0, x1, y1, x0, y1]
+
+
+# One 100 x 60 test image: words A and B, a do-not-care region D.
+WORD_A, WORD_B = rect(10, 10, 40, 20), rect(50, 10, 90, 20)
+DNC = rect(10, 35, 90, 55)
+# Predictions: A and B found, a false positive between them and D, and a
+# polygon inside D (discarded by the hmean, ignored by COCO).
+PREDS = [WORD_A, WORD_B, rect(60, 24, 90, 31), rect(20, 40, 50, 50)]
+CLASS_SCORES = [0.9, 0.6, 0.3, 0.95]
+MASK_SCORES = [0.8, 0.7, 0.75, 0.95]
+
+
+@pytest.mark.parametrize(
+    'mask_scores, expected',
+    [
+        # MS R-CNN ranks by the mask score. From 0.05 to 0.70 A, B and the
+        # false positive count: precision 2/3, recall 2/2, hmean
+        # 2 * 2/3 / (2/3 + 1) = 0.8; above 0.70 B drops out (1/2, 1/2:
+        # 0.5), above 0.75 the false positive (1/1, 1/2: 2/3). By the
+        # class score, above 0.30 only A and B count: hmean 1. CocoMetric
+        # ranks masks by the mask score too: A, the false positive, B.
+        # Precision 1 up to recall 0.5, 2/3 after: AP (51 + 50 * 2/3) / 101
+        # over COCO's 101 recall points, at every IoU (the masks are
+        # exact).
+        # The oracles score the false positive 0 (it overlaps no word):
+        # hmean 1 and AP 1, as the class score's order, so no headroom.
+        # The polygon inside D has true IoU 0 (crowd regions are not
+        # matched) and the highest scores; with IoUs (1, 1, 0, 0) the rank
+        # correlation of the mask scores (0.8, 0.7, 0.75, 0.95) is
+        # -2 / sqrt(5 * 4), that of the class scores 0.
+        (MASK_SCORES,
+         dict(precision=2 / 3, recall=1.0, hmean=0.8, best_score_thr=0.05,
+              hmean_by_class_score=1.0, segm_mAP=(51 + 50 * 2 / 3) / 101,
+              hmean_cls_wide=1.0, hmean_mask=0.8, hmean_mask_wide=0.8,
+              hmean_oracle=1.0, hmean_oracle_wide=1.0, hmean_oracle_iou=1.0,
+              hmean_oracle_iou_wide=1.0, segm_mAP_cls=1.0,
+              segm_mAP_mask=(51 + 50 * 2 / 3) / 101, segm_mAP_oracle=1.0,
+              segm_mAP_oracle_iou=1.0, headroom=0.0, captured=None,
+              spearman_mask_score_iou=-2 / 20**0.5,
+              spearman_cls_score_iou=0.0)),
+        # Mask R-CNN has no mask score: everything ranks by the class
+        # score, which puts A and B before the false positive (AP 1).
+        (None,
+         dict(precision=1.0, recall=1.0, hmean=1.0, best_score_thr=0.35,
+              hmean_by_class_score=1.0, segm_mAP=1.0, hmean_cls_wide=1.0,
+              hmean_mask=None, hmean_mask_wide=None, hmean_oracle=1.0,
+              hmean_oracle_wide=1.0, hmean_oracle_iou=1.0,
+              hmean_oracle_iou_wide=1.0, segm_mAP_cls=1.0,
+              segm_mAP_mask=None, segm_mAP_oracle=1.0,
+              segm_mAP_oracle_iou=1.0, headroom=0.0, captured=None,
+              spearman_mask_score_iou=0.0, spearman_cls_score_iou=0.0)),
+    ])
+def test_text_summary_holds_hand_counted_hmean(mask_scores, expected,
+                                               tmp_path):
+    textdet = load_tool('quickstart_textdet')
+    anns = [
+        dict(id=i + 1, image_id=1, category_id=1, segmentation=[poly],
+             bbox=[poly[0], poly[1], poly[2] - poly[0], poly[5] - poly[1]],
+             area=float((poly[2] - poly[0]) * (poly[5] - poly[1])),
+             iscrowd=int(poly is DNC))
+        for i, poly in enumerate([WORD_A, WORD_B, DNC])
+    ]
+    coco = dict(
+        images=[dict(id=1, file_name='img_1.jpg', width=100, height=60)],
+        categories=[dict(id=1, name='text')], annotations=anns)
+    (tmp_path / 'icdar2015_test.json').write_text(json.dumps(coco))
+    cfg = textdet.load_config(
+        osp.join(textdet.CONFIG_DIR,
+                 textdet.MODELS['ms-rcnn'].format('icdar2015')),
+        str(tmp_path), 'icdar2015', str(tmp_path / 'work'), seed=0)
+
+    # Masks rasterised as COCO rasterises the ground truth: A and B are
+    # found exactly.
+    masks = np.stack([
+        mask_utils.decode(mask_utils.frPyObjects([p], 60, 100))[..., 0]
+        for p in PREDS
+    ])
+    pred = InstanceData(
+        polygons=[np.array(p, np.float32) for p in PREDS],
+        masks=torch.from_numpy(masks).bool(),
+        bboxes=torch.tensor([[p[0], p[1], p[2], p[5]] for p in PREDS],
+                            dtype=torch.float32),
+        labels=torch.zeros(len(PREDS), dtype=torch.long),
+        scores=torch.tensor(CLASS_SCORES))
+    if mask_scores is not None:
+        pred.mask_scores = torch.tensor(mask_scores)
+    sample = DetDataSample(metainfo=dict(img_id=1, ori_shape=(60, 100)))
+    sample.pred_instances = pred
+    register_all_modules()
+    evaluator = Evaluator(cfg.val_evaluator)
+    evaluator.dataset_meta = dict(classes=('text', ))
+    evaluator.process([sample])
+    summary = textdet.pick_metrics(evaluator.evaluate(1),
+                                   textdet.SUMMARY_KEYS)
+    # CocoMetric rounds to 3 decimals.
+    assert summary == pytest.approx(expected, abs=5e-4)
 
 
 def test_textdet_quickstart_summary_config_and_checkpoint(tmp_path):
@@ -108,9 +218,6 @@ def test_textdet_quickstart_summary_config_and_checkpoint(tmp_path):
     assert list(summary) == ['icdar2015']
     assert list(summary['icdar2015']) == ['ms-rcnn', 'mask-rcnn']
     for name, res in summary['icdar2015'].items():
-        p, r = res['precision'], res['recall']
-        assert res['hmean'] == pytest.approx(2 * p * r / (p + r) if p +
-                                             r else 0.0)
         # Paths relative to the repository root: the config as the run
         # wrote it (reading the generated set) and its checkpoint.
         cfg = Config.fromfile(osp.join(ROOT, res['config']))
@@ -121,9 +228,10 @@ def test_textdet_quickstart_summary_config_and_checkpoint(tmp_path):
                            weights_only=False)['state_dict']
         assert any(k.startswith('roi_head.mask_iou_head.')
                    for k in state) == (name == 'ms-rcnn')
-    # Mask R-CNN has no mask score: both rankings are the class score.
-    mask = summary['icdar2015']['mask-rcnn']
-    assert mask['hmean_by_class_score'] == mask['hmean']
+    # Only MS R-CNN has a mask score to rank by.
+    assert summary['icdar2015']['mask-rcnn']['hmean_mask'] is None
+    assert summary['icdar2015']['mask-rcnn']['segm_mAP_mask'] is None
+    assert summary['icdar2015']['ms-rcnn']['segm_mAP_mask'] is not None
     # One titled row of one 256 px test image, drawn twice as large, per
     # model.
     picture = cv2.imread(str(work / 'vis' / 'comparison.png'))

@@ -12,7 +12,9 @@ writes the images and ground-truth files where the real dataset has them
 (``ch4_training_images/``, ``ch4_training_localization_transcription_gt/``,
 ... or ``train_images/``, ``ctw1500_train_labels/``, ...), for the
 shipped converter to turn into COCO files. The same arguments always give
-the same bytes.
+the same bytes. Folders of the layout that hold files are refused, so that
+no file of an earlier run is converted with the new ones; ``--overwrite``
+deletes their files first.
 """
 import argparse
 import time
@@ -40,6 +42,11 @@ def parse_args(argv=None):
         nargs='+',
         help='TrueType files to draw the words with (default: the DejaVu '
         'fonts installed with matplotlib)')
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='delete the files of the layout\'s folders in --out-dir first '
+        '(without it, folders that hold files are refused)')
     args = parser.parse_args(argv)
     for name in ('num_train', 'num_test'):
         if getattr(args, name) < 1:
@@ -60,8 +67,8 @@ def main(argv=None):
             args.out_dir, args.kind, seed=args.seed,
             num_train=args.num_train, num_test=args.num_test,
             img_size=args.img_size, dnc_share=args.dnc_share,
-            fonts=args.fonts)
-    except (FileNotFoundError, ValueError) as e:
+            fonts=args.fonts, overwrite=args.overwrite)
+    except (FileNotFoundError, FileExistsError, ValueError) as e:
         raise SystemExit(f'error: {e}')
     for split, c in counts.items():
         img_dir, ann_dir = LAYOUTS[args.kind][split]

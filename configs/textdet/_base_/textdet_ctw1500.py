@@ -41,7 +41,9 @@ test_pipeline = [
 train_dataloader = dict(
     dataset=dict(
         _delete_=True,
-        type='CocoDataset',
+        # CocoDataset whose instances keep their annotation id, which
+        # SanitizeInstances names when it drops one.
+        type='CocoDatasetWithAnnIds',
         data_root=data_root,
         metainfo=metainfo,
         ann_file='ctw1500_train.json',

@@ -22,6 +22,17 @@ from ms_rcnn.structures import (intersection_areas, masks_to_polygons,
                                 polygon_ious, to_shapely)
 
 STRATEGIES = ('vanilla', 'max_matching')
+# Scores that `rankings` can threshold by (HmeanIoUMetric's docstring).
+RANKINGS = ('cls', 'mask', 'oracle', 'oracle_iou')
+# Added to the sweep for the `_wide` results.
+WIDE_THRS = np.round(np.arange(0.91, 0.995, 0.01), 6)
+
+
+def _to_numpy(scores) -> np.ndarray:
+    """A tensor, array or list of scores as an (N,) float64 array."""
+    if hasattr(scores, 'detach'):
+        scores = scores.detach().cpu().numpy()
+    return np.asarray(scores, np.float64).reshape(-1)
 
 
 def count_matches(ious: np.ndarray, iou_thr: float,
@@ -81,6 +92,18 @@ class HmeanIoUMetric(BaseMetric):
     ``precision``, ``recall``, ``hmean`` at the threshold of best hmean
     (the lowest one among ties), and that ``best_score_thr``.
 
+    With ``rankings``, the same predictions are also thresholded by other
+    scores, to measure what a mask scorer could gain (:data:`RANKINGS`):
+    ``cls`` the class score (``scores``), ``mask`` the mask score
+    (``mask_scores``; NaN for a model without one), ``oracle`` the class
+    score times the prediction's true IoU (its largest polygon IoU with a
+    care GT, 0 where none) and ``oracle_iou`` the true IoU alone. For each,
+    ``hmean_{ranking}`` and ``score_thr_{ranking}`` are the best hmean and
+    its threshold over ``pred_score_thrs``, and ``hmean_{ranking}_wide``
+    and ``score_thr_{ranking}_wide`` the same over ``pred_score_thrs`` with
+    0.91, 0.92, ..., 0.99 added: a trained detector's class scores crowd
+    near 1, where a sweep that stops at 0.9 cuts them short.
+
     Ground truth comes from ``ann_file`` (COCO-style, as written by
     ``tools/dataset_converters/{icdar2015,ctw1500}.py``), matched by the
     data sample's ``img_id``. Predictions come from
@@ -117,6 +140,8 @@ class HmeanIoUMetric(BaseMetric):
             R-CNN's polygons by their class score instead of their mask
             score. Defaults to None: ``mask_scores`` when present, else
             ``scores``.
+        rankings (Sequence[str]): other scores to threshold the same
+            predictions by, each of :data:`RANKINGS`. Defaults to ().
         collect_device (str): 'cpu' or 'gpu'. Defaults to 'cpu'.
         prefix (str, optional): Defaults to ``'icdar'``.
         backend_args (dict, optional): file backend to read ``ann_file``.
@@ -132,6 +157,7 @@ class HmeanIoUMetric(BaseMetric):
                      start=0.05, stop=0.95, step=0.05),
                  polygon_mode: str = 'contour',
                  score_key: Optional[str] = None,
+                 rankings: Sequence[str] = (),
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  backend_args: Optional[dict] = None) -> None:
@@ -151,6 +177,11 @@ class HmeanIoUMetric(BaseMetric):
             raise ValueError('pred_score_thrs gives no threshold')
         self.polygon_mode = polygon_mode
         self.score_key = score_key
+        for ranking in rankings:
+            if ranking not in RANKINGS:
+                raise ValueError(f'rankings must be among {RANKINGS}, got '
+                                 f'{ranking!r}')
+        self.rankings = tuple(rankings)
         self.gts = self._load_gts(ann_file, backend_args)
 
     @staticmethod
@@ -180,9 +211,7 @@ class HmeanIoUMetric(BaseMetric):
             scores = pred.get('mask_scores')
             if scores is None:
                 scores = pred['scores']
-        if hasattr(scores, 'detach'):
-            scores = scores.detach().cpu().numpy()
-        scores = np.asarray(scores, np.float64).reshape(-1)
+        scores = _to_numpy(scores)
         polygons = pred.get('polygons')
         if polygons is None:
             polygons = masks_to_polygons(pred['masks'], self.polygon_mode)
@@ -203,10 +232,18 @@ class HmeanIoUMetric(BaseMetric):
             if img_id not in self.gts:
                 raise KeyError(f'img_id {img_id} is not in the ann_file')
             gt_parts, gt_ignore = self.gts[img_id]
-            polygons, scores = self._predictions(sample.get('pred_instances'))
-            keep = scores >= self.score_thrs.min()
+            pred = sample.get('pred_instances')
+            polygons, scores = self._predictions(pred)
+            # Other rankings threshold by other scores: keep everything.
+            keep = scores >= (0 if self.rankings else self.score_thrs.min())
             polygons = [p for p, k in zip(polygons, keep) if k]
             scores = scores[keep]
+            # The oracles multiply the class score: kept for any ranking.
+            ranking_scores = {}
+            if self.rankings:
+                ranking_scores['cls'] = _to_numpy(pred.get('scores'))[keep]
+            if 'mask' in self.rankings and pred.get('mask_scores') is not None:
+                ranking_scores['mask'] = _to_numpy(pred.get('mask_scores'))[keep]
 
             repaired = 0
             gts = []
@@ -229,25 +266,41 @@ class HmeanIoUMetric(BaseMetric):
             counted = ~inside.any(axis=1)
 
             care_gts = [g for g, i in zip(gts, gt_ignore) if not i]
+            ious = polygon_ious(care_gts,
+                                [p for p, c in zip(preds, counted) if c])
             self.results.append(
                 dict(
-                    ious=polygon_ious(
-                        care_gts, [p for p, c in zip(preds, counted) if c]),
+                    ious=ious,
                     scores=scores[counted],
+                    ranking_scores={
+                        k: v[counted]
+                        for k, v in ranking_scores.items()
+                    },
                     num_gts=len(care_gts),
                     num_discarded=int((~counted).sum()),
                     num_empty=sum(p.is_empty for p in preds),
                     num_repaired=repaired))
 
-    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
-        """Sweep the score thresholds over the whole dataset."""
-        thrs = self.score_thrs
+    def sweep(self, results: List[dict], scores: List[np.ndarray],
+              thrs: np.ndarray) -> Tuple[np.ndarray, ...]:
+        """Precision, recall, hmean and counts at each threshold.
+
+        Args:
+            results (list[dict]): :meth:`process`'s per-image results.
+            scores (list[np.ndarray]): per image, the (N,) score of each of
+                its counted predictions.
+            thrs (np.ndarray): (T,) score thresholds.
+
+        Returns:
+            tuple[np.ndarray]: each (T,): precision, recall, hmean, hits,
+            predictions, and the number of care GTs (int).
+        """
         hits = np.zeros(len(thrs))
         num_preds = np.zeros(len(thrs))
         num_gts = sum(r['num_gts'] for r in results)
-        for r in results:
+        for r, img_scores in zip(results, scores):
             for t, thr in enumerate(thrs):
-                above = r['scores'] >= thr
+                above = img_scores >= thr
                 num_preds[t] += above.sum()
                 hits[t] += count_matches(r['ious'][:, above],
                                          self.match_iou_thr, self.strategy)
@@ -258,6 +311,35 @@ class HmeanIoUMetric(BaseMetric):
         hmean = np.divide(
             2 * precision * recall, total, out=np.zeros(len(thrs)),
             where=total > 0)
+        return precision, recall, hmean, hits, num_preds, num_gts
+
+    def ranking_scores(self, results: List[dict],
+                       ranking: str) -> Optional[List[np.ndarray]]:
+        """Per image, the (N,) score of each counted prediction in
+        ``ranking`` (one of :data:`RANKINGS`); None for ``'mask'`` when the
+        predictions have no mask score."""
+        if ranking in ('cls', 'mask'):
+            if any(ranking not in r['ranking_scores'] for r in results):
+                return None
+            return [r['ranking_scores'][ranking] for r in results]
+        # The true IoU: the best care GT of each prediction, 0 where none.
+        true_ious = [
+            r['ious'].max(axis=0)
+            if r['ious'].shape[0] else np.zeros(r['ious'].shape[1])
+            for r in results
+        ]
+        if ranking == 'oracle_iou':
+            return true_ious
+        return [
+            r['ranking_scores']['cls'] * iou
+            for r, iou in zip(results, true_ious)
+        ]
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        """Sweep the score thresholds over the whole dataset."""
+        thrs = self.score_thrs
+        precision, recall, hmean, hits, num_preds, num_gts = self.sweep(
+            results, [r['scores'] for r in results], thrs)
 
         lines = ['score_thr  precision  recall  hmean   hits/preds/gts']
         for t, thr in enumerate(thrs):
@@ -277,8 +359,22 @@ class HmeanIoUMetric(BaseMetric):
             'polygons made valid', logger='current')
 
         best = int(np.argmax(hmean))  # first maximum: lowest threshold
-        return dict(
+        metrics = dict(
             precision=float(precision[best]),
             recall=float(recall[best]),
             hmean=float(hmean[best]),
             best_score_thr=float(thrs[best]))
+        wide = np.union1d(thrs, WIDE_THRS)
+        for ranking in self.rankings:
+            scores = self.ranking_scores(results, ranking)
+            for suffix, sweep_thrs in (('', thrs), ('_wide', wide)):
+                if scores is None:  # no mask score
+                    metrics[f'hmean_{ranking}{suffix}'] = float('nan')
+                    metrics[f'score_thr_{ranking}{suffix}'] = float('nan')
+                    continue
+                ranked = self.sweep(results, scores, sweep_thrs)[2]
+                best = int(np.argmax(ranked))
+                metrics[f'hmean_{ranking}{suffix}'] = float(ranked[best])
+                metrics[f'score_thr_{ranking}{suffix}'] = float(
+                    sweep_thrs[best])
+        return metrics

@@ -42,12 +42,51 @@ def encode_masks(masks):
 # A detection whose mask overlaps a ground truth of its class by at least
 # this IoU is a true positive (COCO's loosest threshold).
 TP_IOU = 0.5
+# The orders in which segm mAP ranks the same masks (class docstring).
+RANKINGS = ('cls', 'mask', 'oracle', 'oracle_iou', 'fp_last', 'oracle_tp')
+# Below this headroom, `captured` divides noise by noise: NaN.
+MIN_HEADROOM = 0.005
+
+
+def ranking_scores(matched: dict, ranking: str) -> np.ndarray:
+    """(M,) score that ranks the matched detections in ``ranking`` (one of
+    :data:`RANKINGS`); see :class:`MaskIoUCalibrationMetric`.
+
+    Args:
+        matched (dict): :meth:`MaskIoUCalibrationMetric.match`'s output.
+        ranking (str): the ranking.
+    """
+    scores, ious = matched['scores'], matched['ious']
+    if ranking == 'cls':
+        return scores
+    if ranking == 'mask':
+        return matched['mask_scores']
+    if ranking == 'oracle':
+        return scores * ious
+    if ranking == 'oracle_iou':
+        return ious
+    if ranking == 'fp_last':
+        # Scores are in [0, 1]: minus 1 puts these after every other
+        # detection and keeps their own order.
+        return np.where(ious >= TP_IOU, scores, scores - 1)
+    if ranking == 'oracle_tp':
+        out = scores.copy()
+        good = ious >= TP_IOU
+        cats = np.array([det['category_id'] for det in matched['dets']])
+        for cat in np.unique(cats[good]):
+            inds = np.flatnonzero(good & (cats == cat))
+            # The best mask by the oracle gets the highest of their scores.
+            order = np.argsort(-scores[inds] * ious[inds], kind='stable')
+            out[inds[order]] = np.sort(scores[inds])[::-1]
+        return out
+    raise ValueError(f'ranking must be one of {RANKINGS}, got {ranking!r}')
 
 
 @METRICS.register_module()
 class MaskIoUCalibrationMetric(BaseMetric):
     """Correlation of the class score and of the mask score with the actual
-    mask IoU of each detection, and mask AP ranked by either score.
+    mask IoU of each detection, and the mask AP of the same masks ranked by
+    either score or by their actual IoU (the headroom of a mask scorer).
 
     The actual IoU of a detection is its mask IoU with the best-overlapping
     non-crowd ground truth of the same class (0 when none overlaps, so false
@@ -68,16 +107,40 @@ class MaskIoUCalibrationMetric(BaseMetric):
       every model;
     - ``tp_iou_q1``, ``tp_iou_median``, ``tp_iou_q3``: quartiles of the
       actual IoU of the true positives, how much mask quality varies;
-    - ``segm_mAP_by_cls_score``, ``segm_mAP_by_mask_score``: COCO mask
-      AP@[.5:.95] with the detections scored by either score;
+    - ``segm_mAP_{ranking}``: COCO mask AP@[.5:.95] (pycocotools'
+      COCOeval, as mmdet's CocoMetric computes it) of the same detections
+      and masks, ranked by one of :data:`RANKINGS`:
+
+      - ``cls``: the class score;
+      - ``mask``: the mask score (NaN for a model without one);
+      - ``oracle``: class score x actual IoU, the best a mask scorer could
+        do on these masks;
+      - ``oracle_iou``: the actual IoU alone;
+      - ``fp_last``: the class score, with the detections of actual IoU
+        below 0.5 (true positives at no COCO threshold) ranked after all
+        others: the room in telling such detections apart;
+      - ``oracle_tp``: the detections of actual IoU at least 0.5 keep the
+        class scores they hold between them, handed out again (per class)
+        in the order of class score x actual IoU; the others keep theirs:
+        the room in ordering the good masks by their quality, every other
+        detection staying where the class score puts it;
+
+    - ``headroom``: ``segm_mAP_oracle - segm_mAP_cls``, what a perfect
+      mask scorer would add to the class score's ranking;
+    - ``captured``: ``(segm_mAP_mask - segm_mAP_cls) / headroom``, the share
+      of it the mask score takes; NaN (null in JSON) where the headroom is
+      below 0.005 or there is no mask score;
     - ``num_preds``: detections counted (score >= ``score_thr``).
 
     Correlations are NaN with fewer than 2 detections or constant values.
-    Models without ``mask_scores`` are scored with ``scores`` on both sides.
-    mmdet's CocoMetric ranks masks by ``mask_scores`` when they are present,
-    so its ``segm_mAP`` equals ``segm_mAP_by_mask_score`` here. A head that
-    overwrites ``scores`` with the mask score leaves no class score to
-    compare with (and ``mae_pred_iou`` then measures ``|1 - IoU|``).
+    Models without ``mask_scores`` are scored with ``scores`` for the
+    correlations. mmdet's CocoMetric ranks masks by ``mask_scores`` when
+    they are present, so its ``segm_mAP`` equals ``segm_mAP_mask`` here (for
+    a model without mask scores, ``segm_mAP_cls``). Crowd instances count
+    as COCOeval counts them: a detection matching one is ignored, whatever
+    its rank. A head that overwrites ``scores`` with the mask score leaves
+    no class score to compare with (and ``mae_pred_iou`` then measures
+    ``|1 - IoU|``).
 
     Args:
         ann_file (str): COCO-format annotation file of the evaluated set.
@@ -184,7 +247,7 @@ class MaskIoUCalibrationMetric(BaseMetric):
     @staticmethod
     def score_statistics(matched: dict) -> dict:
         """The numbers of the class docstring that need no COCO evaluation
-        (all but the two ``segm_mAP_by_*``), from :meth:`match`'s output."""
+        (all but the ``segm_mAP_*``, ``headroom`` and ``captured``), from :meth:`match`'s output."""
         scores, mask_scores, ious, has_mask_score = (
             matched[k]
             for k in ('scores', 'mask_scores', 'ious', 'has_mask_score'))
@@ -215,12 +278,20 @@ class MaskIoUCalibrationMetric(BaseMetric):
         metrics = self.score_statistics(matched)
         dets = matched['dets']
         img_ids = sorted({res['img_id'] for res in results})
-        for name in ('cls', 'mask'):
-            values = matched['scores' if name == 'cls' else 'mask_scores']
-            for det, value in zip(dets, values):
+        for ranking in RANKINGS:
+            if ranking == 'mask' and not matched['has_mask_score'].any():
+                metrics['segm_mAP_mask'] = float('nan')
+                continue
+            for det, value in zip(dets, ranking_scores(matched, ranking)):
                 det['score'] = float(value)
-            metrics[f'segm_mAP_by_{name}_score'] = coco_segm_ap(
+            metrics[f'segm_mAP_{ranking}'] = coco_segm_ap(
                 self._coco, dets, img_ids)
+        headroom = metrics['segm_mAP_oracle'] - metrics['segm_mAP_cls']
+        metrics['headroom'] = headroom
+        # NaN compares False: no mask score also gives NaN.
+        metrics['captured'] = (
+            metrics['segm_mAP_mask'] - metrics['segm_mAP_cls']
+        ) / headroom if headroom >= MIN_HEADROOM else float('nan')
         print_log(
             'mask IoU calibration: ' +
             ', '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}'

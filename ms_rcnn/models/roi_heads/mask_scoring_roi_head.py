@@ -8,11 +8,13 @@ from mmdet.models.utils import empty_instances
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import ConfigType, InstanceList
+from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ms_rcnn.registry import MODELS
 from ms_rcnn.structures import masks_to_polygons
-from ..task_modules.scored_rois import instance_mask_targets, scored_rois
+from ..task_modules.scored_rois import (detection_rois, instance_mask_targets,
+                                        scored_rois)
 
 
 def select_class(preds: Tensor, labels: Tensor) -> Tensor:
@@ -78,6 +80,69 @@ class MaskScoringRoIHead(StandardRoIHead):
             select_class(mask_results['mask_preds'], labels))
         return (bbox_results['cls_score'], bbox_results['bbox_pred'],
                 mask_results['mask_preds'], mask_iou_preds)
+
+    def loss(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
+             batch_data_samples: SampleList) -> dict:
+        """mmdet's RoI losses and ``loss_mask_iou``; with
+        ``mask_iou_head.add_detections``, also ``loss_mask_iou_det``, that
+        of the detections of the proposals
+        (:meth:`detection_mask_iou_loss`)."""
+        losses = super().loss(x, rpn_results_list, batch_data_samples)
+        if self.mask_iou_head.add_detections:
+            # mmdet's loss renamed each result's proposals to `priors`.
+            proposals = [
+                InstanceData(bboxes=res.priors) for res in rpn_results_list
+            ]
+            losses['loss_mask_iou_det'] = self.detection_mask_iou_loss(
+                x, proposals, batch_data_samples)
+        return losses
+
+    def detection_mask_iou_loss(self, x: Tuple[Tensor],
+                                proposals: InstanceList,
+                                batch_data_samples: SampleList) -> dict:
+        """MaskIoU loss of the detections that the box head makes of
+        ``proposals`` under ``train_cfg.mask_iou_detections`` (default:
+        ``test_cfg``), in the input image's frame; found and masked without
+        gradient (see :class:`MaskIoUHead`, ``train_rois``).
+
+        Args:
+            x (tuple[Tensor]): Multi-level features, each (B, C, H, W).
+            proposals (list[InstanceData]): Per image, ``bboxes`` (n, 4).
+            batch_data_samples (list[DetDataSample]): With
+                ``gt_instances``.
+
+        Returns:
+            Tensor: the loss, a scalar.
+        """
+        det_cfg = self.train_cfg.get('mask_iou_detections', self.test_cfg)
+        batch_img_metas = [s.metainfo for s in batch_data_samples]
+        batch_gt_instances = [s.gt_instances for s in batch_data_samples]
+        with torch.no_grad():
+            dets = self.predict_bbox(
+                x, batch_img_metas, proposals, det_cfg, rescale=False)
+            rois = bbox2roi([d.bboxes for d in dets])
+            if len(rois):
+                mask_results = self._mask_forward(x, rois)
+        if len(rois) == 0:
+            # No detection: a zero that keeps DDP's graph complete.
+            return sum(p.sum() * 0 for p in self.mask_iou_head.parameters())
+        scored = [
+            detection_rois(d, gt) for d, gt in zip(dets, batch_gt_instances)
+        ]
+        labels = torch.cat([d.labels for d in dets])
+        mask_preds = select_class(mask_results['mask_preds'], labels)
+        mask_iou_preds = self.mask_iou_head(mask_results['mask_feats'],
+                                            mask_preds)
+        mask_targets = instance_mask_targets(scored, batch_gt_instances,
+                                             self.train_cfg)
+        return self.mask_iou_head.loss_and_target(
+            select_class(mask_iou_preds, labels),
+            mask_preds,
+            mask_targets,
+            scored,
+            batch_gt_instances,
+            self.train_cfg,
+            keep_all=True)['loss_mask_iou']
 
     def bbox_loss(self, x: Tuple[Tensor],
                   sampling_results: List[SamplingResult]) -> dict:

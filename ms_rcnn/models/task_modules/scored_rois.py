@@ -101,6 +101,36 @@ def scored_rois(res: SamplingResult,
                       has_gt & (labels == gt_labels))
 
 
+def detection_rois(dets: InstanceData, gt: InstanceData) -> ScoredRoIs:
+    """The detections of one image as RoIs for the MaskIoU head, each on
+    its predicted class and paired with the instance of that class that
+    its box overlaps most.
+
+    Args:
+        dets (InstanceData): n detections with ``bboxes`` (n, 4) and
+            ``labels`` (n, ), in the frame of ``gt``.
+        gt (InstanceData): The image's instances, with ``bboxes`` and
+            ``labels``.
+
+    Returns:
+        ScoredRoIs: ``inds`` 0..n-1; ``gt_inds`` -1 where no instance of
+        the detection's class overlaps it; ``matches`` and ``is_pos`` both
+        mark the detections with an instance.
+    """
+    boxes, labels = dets.bboxes, dets.labels
+    gt_inds = labels.new_full((len(boxes), ), -1)
+    if len(gt) and len(boxes):
+        overlaps = bbox_overlaps(boxes, get_box_tensor(gt.bboxes))
+        same_class = labels[:, None] == gt.labels[None].to(labels)
+        best, best_inds = torch.where(same_class, overlaps,
+                                      overlaps.new_zeros(())).max(dim=1)
+        gt_inds = torch.where(best > 0, best_inds, gt_inds)
+    matches = gt_inds >= 0
+    return ScoredRoIs(
+        torch.arange(len(boxes), device=boxes.device), boxes, matches,
+        gt_inds, labels, matches)
+
+
 def instance_mask_targets(scored: List[ScoredRoIs],
                           batch_gt_instances: InstanceList,
                           rcnn_train_cfg: ConfigDict) -> Tensor:

@@ -91,6 +91,10 @@ class MaskScoringCascadeMixin:
         super().__init__(**kwargs)
         assert self.with_mask, 'mask scoring needs a mask head'
         self.mask_iou_head = MODELS.build(mask_iou_head)
+        if self.mask_iou_head.add_detections:
+            raise ValueError(
+                f'{type(self).__name__}: the MaskIoU head\'s '
+                'add_detections is implemented for MaskScoringRoIHead only')
         # During ``loss``: the latest stage's box sampling results (mmdet's
         # cascade loop gives each stage only its own).
         self._box_samplings = None

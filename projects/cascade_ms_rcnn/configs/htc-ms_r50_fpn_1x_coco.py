@@ -50,7 +50,10 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# CocoDatasetWithAnnIds: a dropped instance is named by its annotation id.
+train_dataloader = dict(
+    dataset=dict(
+        type='ms_rcnn.CocoDatasetWithAnnIds', pipeline=train_pipeline))
 
 default_hooks = dict(
     checkpoint=dict(_scope_='ms_rcnn', type='SafeCheckpointHook'))

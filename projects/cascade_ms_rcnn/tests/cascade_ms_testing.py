@@ -1,10 +1,10 @@
 """Helpers of the project's tests: the quick-start cascades built by mmdet
-and by this project on identical weights, batches, losses, predictions."""
+and by this project on identical weights, and batches of their classes.
+Losses, predictions and mmdet's MaskIoU targets: the core's
+``ms_rcnn_testing``."""
 import copy
 from pathlib import Path
-from types import SimpleNamespace
 
-import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -72,39 +72,3 @@ def shapes_batch(seed=0, size=(96, 128), num_gts=3):
     gt = batch['data_samples'][0].gt_instances
     gt.labels = gt.labels % NUM_CLASSES
     return batch
-
-
-def predict(model, batch):
-    model.eval()
-    with torch.no_grad():
-        data = model.data_preprocessor(copy.deepcopy(batch), False)
-        return model(**data, mode='predict')[0].pred_instances
-
-
-def losses(model, batch, seed=0):
-    """Losses of one forward pass; the samplers draw from the seed."""
-    model.train()
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    data = model.data_preprocessor(copy.deepcopy(batch), True)
-    return model(**data, mode='loss')
-
-
-def mmdet_maskiou_targets(boxes, gt_inds, labels, gt, mask_logits, train_cfg):
-    """(n, ) MaskIoU targets of ``boxes``, each paired with instance
-    ``gt_inds`` (-1: none) and scored on the class ``labels``, computed by
-    mmdet: its mask targets, and its MaskIoUHead's targets (area ratios one
-    RoI at a time) given probabilities, which it thresholds at
-    ``mask_thr_binary`` as ours do; 0 without an instance or of a class
-    other than the instance's."""
-    from mmdet.models.roi_heads.mask_heads import MaskIoUHead as MMDetHead
-    inds = gt_inds.clamp(min=0)
-    mask_targets = torch.from_numpy(
-        gt.masks.crop_and_resize(
-            boxes.numpy(), (train_cfg.mask_size, ) * 2, inds.numpy(),
-            binarize=True).to_ndarray()).float()
-    targets = MMDetHead(num_classes=NUM_CLASSES).get_targets(
-        [SimpleNamespace(pos_priors=boxes, pos_assigned_gt_inds=inds)], [gt],
-        mask_logits.sigmoid(), mask_targets, train_cfg)
-    scored = (gt_inds >= 0) & (labels == gt.labels[inds])
-    return torch.where(scored, targets, torch.zeros(()))

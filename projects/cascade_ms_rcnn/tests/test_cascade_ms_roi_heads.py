@@ -3,10 +3,10 @@ heads on identical weights, and the mask scoring recomputed from the heads
 (hand-computed cases are in test_mask_scoring_cascade.py)."""
 import pytest
 import torch
-from cascade_ms_testing import (build_ours, losses, mmdet_maskiou_targets,
-                                mmdet_twin, predict, shapes_batch)
+from cascade_ms_testing import build_ours, mmdet_twin, shapes_batch
 from mmdet.models.roi_heads import HybridTaskCascadeRoIHead
 from mmdet.structures.bbox import bbox2roi, bbox_overlaps
+from ms_rcnn_testing import losses, mmdet_maskiou_targets, predict
 
 from projects.cascade_ms_rcnn.cascade_ms_rcnn import (
     CascadeMaskScoringRCNN, CascadeMaskScoringRoIHead,
@@ -270,20 +270,66 @@ def test_no_detections_give_empty_mask_scores(pair):
     assert pred.masks.shape[0] == 0
 
 
+def _chains(roi_head, x, samplings, gt_boxes, img_shape):
+    """(n, 3, 4) the boxes that stages 0, 1 and 2 score for each RoI of the
+    last of ``samplings`` (one image's samplings in training order: each
+    stage's box sampling, then HTC's mask sampling).
+
+    Each RoI is followed back through the samplings: a RoI of a sampling is
+    the box that the stage before it regressed from one of that stage's
+    sampled RoIs (its box head's deltas, decoded), found by its
+    coordinates. A ground-truth box that the last sampler added matches
+    none: every stage scores the box itself.
+    """
+    refined = []
+    with torch.no_grad():
+        for stage, res in enumerate(samplings[:-1]):
+            rois = bbox2roi([res.priors])
+            deltas = roi_head._bbox_forward(stage, x, rois)['bbox_pred']
+            refined.append(roi_head.bbox_head[stage].bbox_coder.decode(
+                res.priors, deltas, max_shape=img_shape))
+    chains = []
+    for box in samplings[-1].priors:
+        chain = [box]
+        for stage in reversed(range(len(refined))):
+            found = ((refined[stage] - chain[0]).abs().max(1).values <
+                     1e-4).nonzero()[:, 0]
+            if len(found) == 0 and len(chain) == 1:
+                assert (gt_boxes == box).all(1).any()
+                chain = [box] * len(samplings)
+                break
+            assert len(found) == 1, found
+            chain.insert(0, samplings[stage].priors[found[0]])
+        # HTC's mask RoIs are regressed once more by the last stage; the
+        # stages score the boxes before that.
+        chains.append(torch.stack(chain[:3]))
+    return torch.stack(chains)
+
+
 @pytest.mark.parametrize('name', [CASCADE, HTC])
 def test_training_on_all_rois_and_test_time_classes(name, monkeypatch):
     ours = build_ours(name)
     roi_head = ours.roi_head
     head = roi_head.mask_iou_head
     head.train_rois, head.train_class = 'all', 'pred'
-    # Box heads that refine nothing: each RoI of the last stage is then the
-    # box of its whole chain, which mmdet's test-time loop scores anew.
+    # Box heads that move every box by pixels to tens of pixels, each RoI
+    # its own way: the boxes of a chain differ, and so do their scores.
+    gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for bbox_head in roi_head.bbox_head:
-            bbox_head.fc_reg.weight.zero_()
-            bbox_head.fc_reg.bias.zero_()
+            fc_reg = bbox_head.fc_reg
+            fc_reg.weight.copy_(
+                0.2 * torch.randn(fc_reg.weight.shape, generator=gen))
+            fc_reg.bias.copy_(torch.tensor([1.0, -1.0, 0.5, 0.5]))
     feats, calls = _record_training(ours, monkeypatch)
-    mask_iou_loss, samplings = roi_head.mask_iou_loss, []
+    box_samplings, samplings = [], []
+    bbox_loss, mask_iou_loss = roi_head.bbox_loss, roi_head.mask_iou_loss
+
+    def recording_bbox_loss(stage, x, sampling_results, **kwargs):
+        box_samplings.append(sampling_results[0])
+        return bbox_loss(stage, x, sampling_results, **kwargs)
+
+    monkeypatch.setattr(roi_head, 'bbox_loss', recording_bbox_loss)
     monkeypatch.setattr(
         roi_head, 'mask_iou_loss', lambda x, results, *a, **k: samplings.
         append(results) or mask_iou_loss(x, results, *a, **k))
@@ -303,18 +349,35 @@ def test_training_on_all_rois_and_test_time_classes(name, monkeypatch):
         [res.pos_assigned_gt_inds,
          torch.where(best > 0, best_inds, -1)])
     assert torch.equal(rois.gt_inds, gt_inds)
-    # Scored on the test-time class: mmdet's mean of the three stages'
-    # class scores, not the last stage's.
+    # Scored on the test-time class: the argmax of the sum (the mean) of
+    # the three stages' class scores, each stage scoring the box of the
+    # RoI's chain that it was given.
     x = [f.detach() for f in feats[0]]
+    assert len(box_samplings) == 3
+    chain_of = box_samplings if res is box_samplings[-1] else (
+        box_samplings + [res])
+    assert len(chain_of) == (4 if name == HTC else 3)
+    chains = _chains(roi_head, x, chain_of, gt.bboxes,
+                     batch['data_samples'][0].metainfo['img_shape'])
     box_rois = bbox2roi([rois.boxes])
-    metas = [batch['data_samples'][0].metainfo]
     with torch.no_grad():
-        _, (cls_score, ), _ = roi_head._refine_roi(x, box_rois, metas,
-                                                   [len(box_rois)])
+        cls_score = sum(
+            roi_head._bbox_forward(stage, x, bbox2roi([chains[:, stage]]))
+            ['cls_score'] for stage in range(3))
+        # What scoring the RoI's own box would give, at every stage or at
+        # the last one.
+        same_box = sum(
+            roi_head._bbox_forward(stage, x, box_rois)['cls_score']
+            for stage in range(3))
         last = roi_head._bbox_forward(2, x, box_rois)['cls_score']
         probs = _final_mask_probs(name, ours, x, box_rois)
     labels = cls_score[:, :-1].argmax(1)
     assert torch.equal(rois.labels, labels)
+    # The chains move (3 ground-truth boxes added by the last sampler stay)
+    # and this changes classes.
+    moved = (chains[:, 0] - chains[:, 2]).abs().amax(1) > 1
+    assert moved.sum() == len(moved) - 3
+    assert (labels != same_box[:, :-1].argmax(1)).sum() >= 3
     assert (labels != last[:, :-1].argmax(1)).any()
     torch.testing.assert_close(
         mask_logits.sigmoid(),

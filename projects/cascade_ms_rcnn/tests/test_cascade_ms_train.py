@@ -5,11 +5,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from cascade_ms_testing import load_cfg, losses, mmdet_twin
+from cascade_ms_testing import load_cfg, mmdet_twin
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner import set_random_seed
+from ms_rcnn_testing import losses
 
 from ms_rcnn.registry import DATASETS, MODELS
 

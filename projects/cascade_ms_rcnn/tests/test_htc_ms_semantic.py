@@ -2,10 +2,10 @@
 mmdet's HTC, and the MaskIoU head reads the semantic-fused RoI features."""
 import pytest
 import torch
-from cascade_ms_testing import (build_ours, losses, mmdet_twin, predict,
-                                shapes_batch)
+from cascade_ms_testing import build_ours, mmdet_twin, shapes_batch
 from mmdet.structures.bbox import bbox2roi
 from mmengine.structures import PixelData
+from ms_rcnn_testing import losses, predict
 
 NAME = 'htc-ms_quickstart.py'
 # mmdet's COCO semantic branch, at the quick start's width (64 channels,

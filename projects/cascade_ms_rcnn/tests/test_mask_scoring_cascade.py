@@ -3,9 +3,10 @@ MaskIoU head with constant outputs, so that the merged mask, the mask score
 and the MaskIoU loss are numbers derived in the comments."""
 import pytest
 import torch
-from cascade_ms_testing import build_ours, predict, shapes_batch
+from cascade_ms_testing import build_ours, shapes_batch
 from mmdet.structures.mask import BitmapMasks
 from mmengine.structures import InstanceData
+from ms_rcnn_testing import predict
 
 CASCADE, HTC = 'cascade-ms-rcnn_quickstart.py', 'htc-ms_quickstart.py'
 # Predicted IoU of classes 0..4 (the MaskIoU head's constant output).

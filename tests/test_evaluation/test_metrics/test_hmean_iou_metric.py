@@ -284,3 +284,54 @@ def test_score_key_picks_the_ranking_score(one_image, score_key, hmean, thr):
 def test_unknown_score_key_is_named(one_image):
     with pytest.raises(KeyError, match="score_key 'quality' is not in"):
         evaluate(one_image, [sample(7, [GT1], [0.9])], score_key='quality')
+
+
+def test_rankings_threshold_the_same_predictions(one_image):
+    # Two exact hits (class scores 0.98 and 0.97, mask scores 0.9 and 0.85)
+    # and a false positive P (true IoU 30 / 110 = 3/11 with GT2) with class
+    # score 0.92, mask score 0.22; a fourth prediction lies inside the
+    # do-not-care region and is discarded in every ranking.
+    p_fp = rect(19, 0, 23, 10)
+    res = evaluate(
+        one_image, [
+            sample(7, [GT1, GT2, p_fp, P_INSIDE_DNC], [0.98, 0.97, 0.92, 0.99],
+                   mask_scores=torch.tensor([0.9, 0.85, 0.22, 0.99]))
+        ],
+        rankings=('cls', 'mask', 'oracle', 'oracle_iou'))
+    # With P: 2 hits / 3 preds / 2 GTs -> P 2/3, R 1, hmean 0.8; without
+    # it: hmean 1. The class score cannot drop P at thresholds <= 0.90
+    # (0.8); the wide sweep drops it from 0.93 up to 0.97.
+    assert res['icdar/hmean_cls'] == pytest.approx(0.8)
+    assert res['icdar/score_thr_cls'] == pytest.approx(0.05)
+    assert res['icdar/hmean_cls_wide'] == pytest.approx(1.0)
+    assert res['icdar/score_thr_cls_wide'] == pytest.approx(0.93)
+    # Mask score: P (0.22) is gone from 0.25. Oracle: 0.92 x 3/11 = 0.251,
+    # gone from 0.30. True IoU alone: 0.273, gone from 0.30.
+    for ranking, thr in (('mask', 0.25), ('oracle', 0.30),
+                         ('oracle_iou', 0.30)):
+        for suffix in ('', '_wide'):
+            key = f'{ranking}{suffix}'
+            assert res[f'icdar/hmean_{key}'] == pytest.approx(1.0), key
+            assert res[f'icdar/score_thr_{key}'] == pytest.approx(thr), key
+    # The main result ranks by the mask score, as before.
+    assert res['icdar/hmean'] == pytest.approx(1.0)
+    assert res['icdar/best_score_thr'] == pytest.approx(0.25)
+
+
+def test_rankings_without_mask_scores(one_image):
+    res = evaluate(
+        one_image, [sample(7, [GT1, P_IOU_03], [0.9, 0.8])],
+        rankings=('cls', 'mask', 'oracle'))
+    for key in ('hmean_mask', 'hmean_mask_wide', 'score_thr_mask'):
+        assert np.isnan(res[f'icdar/{key}'])
+    # GT1 hit, P_IOU_03 a false positive at every threshold up to 0.80
+    # (P 1/2, R 1/2); 0.85 keeps GT1 alone (P 1, R 1/2: hmean 2/3).
+    assert res['icdar/hmean_cls'] == pytest.approx(2 / 3)
+    assert res['icdar/score_thr_cls'] == pytest.approx(0.85)
+    # The oracle scores P 0.8 x 0.3: gone from 0.25.
+    assert res['icdar/score_thr_oracle'] == pytest.approx(0.25)
+
+
+def test_unknown_ranking_is_named(one_image):
+    with pytest.raises(ValueError, match="'best'"):
+        evaluate(one_image, [], rankings=('best', ))

@@ -136,8 +136,8 @@ def test_mask_score_ranking_gives_higher_ap(ann_file):
                [0.6 * 0.95, 0.9 * 0.3])
     ]
     res = evaluate(ann_file, samples)
-    assert res['calib/segm_mAP_by_mask_score'] == pytest.approx(1.0)
-    assert res['calib/segm_mAP_by_cls_score'] == pytest.approx(0.5)
+    assert res['calib/segm_mAP_mask'] == pytest.approx(1.0)
+    assert res['calib/segm_mAP_cls'] == pytest.approx(0.5)
     assert res['calib/spearman_mask_score_iou'] == pytest.approx(1.0)
     assert res['calib/spearman_cls_score_iou'] == pytest.approx(-1.0)
     # |0.95 - 1| and |0.3 - 1/3|
@@ -146,14 +146,86 @@ def test_mask_score_ranking_gives_higher_ap(ann_file):
 
 
 def test_without_mask_scores(ann_file):
-    # A plain Mask R-CNN: the mask score is the class score, MAE undefined.
+    # A plain Mask R-CNN: the correlations of the mask score are those of
+    # the class score; MAE, mask-score AP and `captured` undefined.
     res = evaluate(ann_file, [sample(1, MASKS, LABELS, SCORES)])
     assert math.isnan(res['calib/mae_pred_iou'])
     for kind in ('pearson', 'spearman'):
         assert (res[f'calib/{kind}_mask_score_iou'] ==
                 res[f'calib/{kind}_cls_score_iou'])
-    assert (res['calib/segm_mAP_by_mask_score'] ==
-            res['calib/segm_mAP_by_cls_score'])
+    assert math.isnan(res['calib/segm_mAP_mask'])
+    assert math.isnan(res['calib/captured'])
+    # The oracle needs no mask score. Category 1: A (IoU 1, score 0.9)
+    # comes before the shifted A (IoU 1/3, 0.8) by class score and by
+    # oracle, AP 1. Category 2: shifted B (IoU 2/3, 0.7) comes before the
+    # mask on A (IoU 0, 0.5) in both rankings too, and the crowd detection
+    # is ignored; B matches at the 4 thresholds 0.50-0.65 only: AP 0.4.
+    assert res['calib/segm_mAP_cls'] == pytest.approx((1 + 0.4) / 2)
+    assert res['calib/headroom'] == pytest.approx(0.0)
+
+
+def test_rankings_headroom_and_captured(ann_file):
+    # Image 2, ground truth A. The TP (IoU 1) has class score 0.6, the FP
+    # (IoU 1/3) 0.9. Class score: (FP, TP), AP 0.5 (see above). The mask
+    # score (0.57, 0.27), the oracle (0.6, 0.3), the IoU alone and the FP
+    # put last all rank the TP first: AP 1. Ordering only the true
+    # positives by quality (one TP, the FP keeps 0.9) changes nothing: 0.5.
+    samples = [
+        sample(2, [square(0, 0), square(0, 2)], [0, 0], [0.6, 0.9],
+               [0.57, 0.27])
+    ]
+    res = evaluate(ann_file, samples)
+    expected = dict(
+        cls=0.5, mask=1.0, oracle=1.0, oracle_iou=1.0, fp_last=1.0,
+        oracle_tp=0.5)
+    for ranking, ap in expected.items():
+        assert res[f'calib/segm_mAP_{ranking}'] == pytest.approx(ap), ranking
+    assert res['calib/headroom'] == pytest.approx(0.5)
+    assert res['calib/captured'] == pytest.approx(1.0)
+    # A mask score that keeps the class score's order captures nothing.
+    samples[0]['pred_instances']['mask_scores'] = torch.tensor([0.3, 0.6])
+    assert evaluate(ann_file, samples)['calib/captured'] == pytest.approx(0)
+
+
+def test_oracle_tp_orders_true_positives_by_quality(ann_file):
+    # Category 1 has A on images 1 and 2. d1 on image 1 covers A and two
+    # more columns (IoU 16/24 = 2/3), class score 0.7; d2 is A exactly on
+    # image 2, 0.5. A third detection, B exactly (category 2), makes
+    # category 2's AP 1 in every ranking. No detection is below IoU 0.5,
+    # so putting those last changes nothing.
+    d1 = sample(1, [square(0, 0, 4, 6), square(6, 6, 5, 5)], [0, 1],
+                [0.7, 0.9])
+    d2 = sample(2, [square(0, 0)], [0], [0.5])
+    res = evaluate(ann_file, [d1, d2])
+    # Both match at the 4 thresholds 0.50-0.65: AP 1 there. At the 6 from
+    # 0.70, by class score d1 (a FP there) comes first: precision 1/2 up
+    # to recall 1/2, i.e. at 51 of COCO's 101 recall points. Ordered by
+    # class score x IoU (d1 0.467, d2 0.5) d2 comes first: precision 1;
+    # oracle_tp swaps their class scores (d2 0.7, d1 0.5) to the same end.
+    by_cls = (4 + 6 * 0.5 * 51 / 101) / 10
+    by_quality = (4 + 6 * 51 / 101) / 10
+    assert res['calib/segm_mAP_cls'] == pytest.approx((by_cls + 1) / 2)
+    assert res['calib/segm_mAP_fp_last'] == pytest.approx((by_cls + 1) / 2)
+    for ranking in ('oracle_tp', 'oracle', 'oracle_iou'):
+        assert res[f'calib/segm_mAP_{ranking}'] == pytest.approx(
+            (by_quality + 1) / 2), ranking
+    assert res['calib/headroom'] == pytest.approx((by_quality - by_cls) / 2)
+
+
+def test_equally_good_masks_leave_no_headroom(ann_file):
+    # A exactly on both images, with different class scores: every ranking
+    # gives AP 1, so a mask score has nothing to capture.
+    samples = [
+        sample(1, [square(0, 0), square(6, 6, 5, 5)], [0, 1], [0.9, 0.2],
+               [0.1, 0.1]),
+        sample(2, [square(0, 0)], [0], [0.4], [0.3])
+    ]
+    res = evaluate(ann_file, samples)
+    for ranking in ('cls', 'mask', 'oracle', 'oracle_iou', 'fp_last',
+                    'oracle_tp'):
+        assert res[f'calib/segm_mAP_{ranking}'] == pytest.approx(1.0)
+    assert res['calib/headroom'] == pytest.approx(0.0)
+    assert math.isnan(res['calib/captured'])
 
 
 def test_score_thr_and_rle_input(ann_file):
@@ -176,7 +248,7 @@ def test_degenerate_cases(ann_file):
     # No detection at all: every correlation NaN, AP 0, nothing crashes.
     res = evaluate(ann_file, [sample(1, [], [], [])])
     assert res['calib/num_preds'] == 0
-    assert res['calib/segm_mAP_by_cls_score'] == 0.0
+    assert res['calib/segm_mAP_cls'] == 0.0
     for key in ('pearson_mask_score_iou', 'spearman_cls_score_iou',
                 'mae_pred_iou'):
         assert math.isnan(res[f'calib/{key}'])
@@ -184,7 +256,7 @@ def test_degenerate_cases(ann_file):
     res = evaluate(ann_file, [sample(2, [square(0, 0)], [0], [0.8], [0.4])])
     assert math.isnan(res['calib/pearson_cls_score_iou'])
     assert res['calib/mae_pred_iou'] == pytest.approx(0.5)
-    assert res['calib/segm_mAP_by_cls_score'] == pytest.approx(1.0)
+    assert res['calib/segm_mAP_cls'] == pytest.approx(1.0)
     # Equal class scores: the class-score correlation is undefined.
     res = evaluate(ann_file, [sample(1, MASKS, LABELS, [0.5] * 5)])
     assert math.isnan(res['calib/pearson_cls_score_iou'])
@@ -230,6 +302,34 @@ def test_built_from_registry_with_prefix(ann_file):
                 'pearson_mask_score_iou', 'spearman_mask_score_iou',
                 'pearson_cls_score_iou', 'spearman_cls_score_iou',
                 'mae_pred_iou', 'mae_pred_iou_tp', 'tp_iou_q1',
-                'tp_iou_median', 'tp_iou_q3', 'segm_mAP_by_cls_score',
-                'segm_mAP_by_mask_score', 'num_preds'
+                'tp_iou_median', 'tp_iou_q3', 'segm_mAP_cls',
+                'segm_mAP_mask', 'segm_mAP_oracle', 'segm_mAP_oracle_iou',
+                'segm_mAP_fp_last', 'segm_mAP_oracle_tp', 'headroom',
+                'captured', 'num_preds'
             }
+
+
+def test_oracle_tp_keeps_false_positives_in_their_place(ann_file):
+    # Image 1, category 1 (A): the shifted A (IoU 2/3, class score 0.9),
+    # a FP beside A (IoU 0, 0.8) and A exactly (IoU 1, 0.7). By class
+    # score: the TP of IoU 2/3, the FP, the exact TP. oracle_tp hands the
+    # good masks' scores (0.9, 0.7) out again by quality: the exact TP
+    # 0.9, the shifted one 0.7; the FP stays second. Two detections on A:
+    # the higher-scored TP matches it, the other is a false positive.
+    samples = [
+        sample(1, [square(0, 0, 4, 6), square(8, 0), square(0, 0)],
+               [0, 0, 0], [0.9, 0.8, 0.7])
+    ]
+    res = evaluate(ann_file, samples)
+    # Category 2 (B) has no detection: AP 0, so mAP is category 1's / 2.
+    # By class score, thresholds 0.50-0.65 (4): first det matches, AP 1;
+    # 0.70-0.95 (6): the shifted A fails, the exact A third matches:
+    # precision 1/3 at recall 1, AP 1/3.
+    by_cls = (4 * 1 + 6 / 3) / 10
+    # oracle_tp: the exact A first: AP 1 at every threshold.
+    assert res['calib/segm_mAP_cls'] == pytest.approx(by_cls / 2)
+    assert res['calib/segm_mAP_oracle_tp'] == pytest.approx(1 / 2)
+    # Putting the FP last leaves the shifted A first, the exact A second:
+    # from 0.70, precision 1/2 at recall 1 (AP 1/2 instead of 1/3).
+    assert res['calib/segm_mAP_fp_last'] == pytest.approx(
+        (4 + 6 / 2) / 10 / 2)

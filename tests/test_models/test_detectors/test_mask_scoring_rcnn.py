@@ -8,13 +8,12 @@ test_checkpoint_mismatch.py."""
 import copy
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import load_state_dict
-from ms_rcnn_testing import make_batch
+from ms_rcnn_testing import losses, make_batch
 
 from ms_rcnn.registry import MODELS
 
@@ -54,19 +53,11 @@ def _batch(seed=4, scale=1):
     return batch
 
 
-def _losses(model, batch, seed=0):
-    # The RPN and RoI samplers draw random numbers: same seed, same samples.
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    data = model.data_preprocessor(copy.deepcopy(batch), True)
-    return model(**data, mode='loss')
-
-
 def test_0_255_masks_give_the_losses_of_0_1_masks():
     model = _build('ms-rcnn_quickstart.py')
     batch, batch_255 = _batch(), _batch(scale=255)
     assert batch_255['data_samples'][0].gt_instances.masks.masks.max() == 255
-    ones, scaled = _losses(model, batch), _losses(model, batch_255)
+    ones, scaled = losses(model, batch), losses(model, batch_255)
     assert ones['loss_mask_iou'] > 0
     assert set(ones) == set(scaled)
     for key, value in ones.items():
@@ -75,7 +66,7 @@ def test_0_255_masks_give_the_losses_of_0_1_masks():
     # mmdet's Mask R-CNN, which the twin config builds, keeps dilating
     # 0/255 masks: its mask loss differs.
     twin = _twin(model)
-    assert _losses(twin, batch_255)['loss_mask'] != _losses(
+    assert losses(twin, batch_255)['loss_mask'] != losses(
         twin, batch)['loss_mask']
 
 
@@ -93,7 +84,7 @@ def _grads(loss, named_params):
 @pytest.mark.parametrize('detach_inputs', [True, False])
 def test_detached_maskiou_loss_trains_the_maskiou_head_alone(detach_inputs):
     model = _build('ms-rcnn_quickstart.py', detach_inputs=detach_inputs)
-    loss = _losses(model, _batch())['loss_mask_iou']
+    loss = losses(model, _batch())['loss_mask_iou']
     assert loss > 0
     grads = _grads(loss, model.named_parameters())
     reached = {name for name, g in grads.items() if g.abs().sum() > 0}
@@ -115,7 +106,7 @@ def test_detached_maskiou_head_trains_the_rest_as_the_mask_rcnn_twin(
     model = _build('ms-rcnn_quickstart.py', detach_inputs=detach_inputs)
     twin = _twin(model)
     batch = _batch(seed=5)
-    mine, theirs = _losses(model, batch), _losses(twin, batch)
+    mine, theirs = losses(model, batch), losses(twin, batch)
     assert set(mine) - set(theirs) == {'loss_mask_iou'}
     for key, value in theirs.items():
         torch.testing.assert_close(mine[key], value, rtol=0, atol=0,

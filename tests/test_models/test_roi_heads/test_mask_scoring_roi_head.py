@@ -1,6 +1,5 @@
 """MaskScoringRoIHead against mmdet's MS R-CNN on identical weights."""
 import copy
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -8,25 +7,12 @@ import torch
 from mmdet.structures.bbox import bbox2roi, bbox_overlaps
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from ms_rcnn_testing import build_our_model, make_batch
+from ms_rcnn_testing import (build_our_model, losses, make_batch,
+                             mmdet_maskiou_targets, predict)
 
 import ms_rcnn.models as ours
 from ms_rcnn.registry import MODELS
 from ms_rcnn.structures import masks_to_polygons
-
-
-def _predict(model, batch):
-    with torch.no_grad():
-        data = model.data_preprocessor(copy.deepcopy(batch), False)
-        return model(**data, mode='predict')[0].pred_instances
-
-
-def _losses(model, batch, seed=0):
-    # The RPN and RoI samplers draw random numbers: same seed, same samples.
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    data = model.data_preprocessor(copy.deepcopy(batch), True)
-    return model(**data, mode='loss')
 
 
 def test_builds_our_classes(our_model, mmdet_model):
@@ -46,7 +32,7 @@ def test_state_dict_keys_and_shapes_identical(our_model, mmdet_model):
 
 def test_predict_parity(our_model, mmdet_model):
     batch = make_batch(seed=1)
-    mine, theirs = _predict(our_model, batch), _predict(mmdet_model, batch)
+    mine, theirs = predict(our_model, batch), predict(mmdet_model, batch)
     assert len(mine) == len(theirs) == 100
     torch.testing.assert_close(mine.bboxes, theirs.bboxes)
     assert torch.equal(mine.labels, theirs.labels)
@@ -66,8 +52,8 @@ def test_predict_overwrite_scores_restores_mmdet(our_model, mmdet_model):
         test_cfg=dict(score_thr=0.0),
         overwrite_scores=True).eval()
     batch = make_batch(seed=2)
-    mine, theirs = _predict(model, batch), _predict(mmdet_model, batch)
-    cls_scores = _predict(our_model, batch).scores
+    mine, theirs = predict(model, batch), predict(mmdet_model, batch)
+    cls_scores = predict(our_model, batch).scores
     # mmdet's score * IoU, with the IoU clamped to [0, 1].
     expected = torch.minimum(theirs.scores.clamp(min=0), cls_scores)
     torch.testing.assert_close(mine.scores, expected)
@@ -83,7 +69,7 @@ def test_predicted_iou_is_clamped(our_model):
         with torch.no_grad():
             fc.weight.zero_()
             fc.bias.fill_(bias)
-        pred = _predict(model, batch)
+        pred = predict(model, batch)
         torch.testing.assert_close(pred.mask_scores,
                                    pred.scores * expected_ratio)
 
@@ -105,7 +91,7 @@ def test_loss_parity_with_legacy_options(mmdet_model):
     model = build_our_model(
         copy.deepcopy(mmdet_train.state_dict()), thr_on_logits=True)
     batch = make_batch(seed=4, num_gts=4)
-    mine, theirs = _losses(model.train(), batch), _losses(mmdet_train, batch)
+    mine, theirs = losses(model, batch), losses(mmdet_train, batch)
     assert set(mine) == set(theirs)
     assert mine['loss_mask_iou'].item() > 0
     for key in theirs:
@@ -125,8 +111,8 @@ def test_default_targets_differ_from_mmdet(mmdet_model):
     mmdet_train = _shifted_mask_logits(mmdet_model)
     model = build_our_model(copy.deepcopy(mmdet_train.state_dict()))
     batch = make_batch(seed=4, num_gts=4)
-    mine = _losses(model.train(), batch)['loss_mask_iou']
-    theirs = _losses(mmdet_train, batch)['loss_mask_iou']
+    mine = losses(model, batch)['loss_mask_iou']
+    theirs = losses(mmdet_train, batch)['loss_mask_iou']
     assert mine.item() > 0 and theirs.item() > 0
     assert abs(mine.item() - theirs.item()) > 1e-4
 
@@ -138,11 +124,11 @@ def test_finite_losses_without_positives(our_model, with_gt):
     batch = make_batch(seed=5, num_gts=1, with_gt=with_gt)
     if with_gt:
         batch['data_samples'][0].gt_instances.masks.masks[:] = 0
-    losses = _losses(model, batch)
+    out = losses(model, batch)
     total = sum(v.sum() if not isinstance(v, list) else sum(v)
-                for k, v in losses.items() if 'loss' in k)
+                for k, v in out.items() if 'loss' in k)
     assert torch.isfinite(total)
-    assert torch.isfinite(losses['loss_mask_iou'])
+    assert torch.isfinite(out['loss_mask_iou'])
     total.backward()
     grads = [p.grad for p in model.roi_head.mask_iou_head.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
@@ -151,7 +137,7 @@ def test_finite_losses_without_positives(our_model, with_gt):
 def test_empty_detections_have_empty_mask_scores(our_model):
     model = copy.deepcopy(our_model)
     model.roi_head.test_cfg.score_thr = 1.1  # nothing survives
-    pred = _predict(model, make_batch(seed=6))
+    pred = predict(model, make_batch(seed=6))
     assert len(pred) == 0
     assert pred.mask_scores.shape == (0, )
     assert pred.masks.shape == (0, 96, 128)
@@ -160,9 +146,9 @@ def test_empty_detections_have_empty_mask_scores(our_model):
 def test_polygons_from_masks_when_asked(our_model):
     model = copy.deepcopy(our_model)
     batch = make_batch(seed=7)
-    assert 'polygons' not in _predict(model, batch)
+    assert 'polygons' not in predict(model, batch)
     model.roi_head.test_cfg.mask2polygon = dict(mode='quad')
-    pred = _predict(model, batch)
+    pred = predict(model, batch)
     assert len(pred.polygons) == len(pred) == 100
     expected = masks_to_polygons(pred.masks, mode='quad')
     assert sum(len(p) == 8 for p in pred.polygons) > 50
@@ -170,26 +156,6 @@ def test_polygons_from_masks_when_asked(our_model):
         # 4 corners (8 values), or none for an empty or zero-area mask.
         assert len(polygon) in (0, 8)
         np.testing.assert_array_equal(polygon, other)
-
-
-def _mmdet_targets(boxes, gt_inds, labels, gt, mask_logits, train_cfg):
-    """(n, ) MaskIoU targets of ``boxes``, each paired with instance
-    ``gt_inds`` (-1: none) and scored on the class ``labels``, computed by
-    mmdet: its mask targets, and its MaskIoUHead's targets (area ratios one
-    RoI at a time) given probabilities, which it thresholds at
-    ``mask_thr_binary`` as ours do; 0 without an instance or of a class
-    other than the instance's."""
-    from mmdet.models.roi_heads.mask_heads import MaskIoUHead as MMDetHead
-    inds = gt_inds.clamp(min=0)
-    mask_targets = torch.from_numpy(
-        gt.masks.crop_and_resize(
-            boxes.numpy(), (train_cfg.mask_size, ) * 2, inds.numpy(),
-            binarize=True).to_ndarray()).float()
-    targets = MMDetHead(num_classes=3).get_targets(
-        [SimpleNamespace(pos_priors=boxes, pos_assigned_gt_inds=inds)], [gt],
-        mask_logits.sigmoid(), mask_targets, train_cfg)
-    scored = (gt_inds >= 0) & (labels == gt.labels[inds])
-    return torch.where(scored, targets, torch.zeros(()))
 
 
 @pytest.mark.parametrize('train_rois, train_class', [('all', 'pred'),
@@ -218,7 +184,7 @@ def test_training_options_score_the_rois_and_classes_they_name(
     monkeypatch.setattr(
         head.mask_iou_head, 'loss_and_target', lambda *a: calls.setdefault(
             'iou', (a, iou_loss(*a)))[1])
-    losses = _losses(model, batch)
+    reported = losses(model, batch)['loss_mask_iou']
 
     (_, sampling_results), bbox_results = calls['bbox_loss']
     res = sampling_results[0]
@@ -256,13 +222,13 @@ def test_training_options_score_the_rois_and_classes_they_name(
     # The loss: 0.5 x the mean squared error over all scored RoIs ('all'),
     # or over those with a target above 0 and those of a wrong class (the
     # paper's 'pos'), with mmdet's targets.
-    targets = _mmdet_targets(boxes, gt_inds, labels, gt, mask_preds.detach(),
-                             model.train_cfg.rcnn)
+    targets = mmdet_maskiou_targets(boxes, gt_inds, labels, gt,
+                                    mask_preds.detach(), model.train_cfg.rcnn)
     assert (targets > 0).any()
     keep = torch.ones_like(wrong) if train_rois == 'all' else (
         (targets > 0) | wrong)
     expected_loss = 0.5 * ((pred.detach() - targets)[keep]**2).mean()
-    torch.testing.assert_close(losses['loss_mask_iou'], expected_loss)
+    torch.testing.assert_close(reported, expected_loss)
 
 
 def test_shared_roi_extractor_scores_the_features_of_the_drawn_rois(
@@ -298,7 +264,7 @@ def test_shared_roi_extractor_scores_the_features_of_the_drawn_rois(
         lambda *a: scored_calls.append(a[3]) or loss_and_target(*a))
     batch = make_batch(seed=4)
     batch['data_samples'][0].gt_instances.labels %= 3
-    _losses(model, batch)
+    losses(model, batch)
     rois = scored_calls[0][0]
     num_pos = int(rois.is_pos.sum())
     # Not the first negatives: the drawn ones.
@@ -308,3 +274,77 @@ def test_shared_roi_extractor_scores_the_features_of_the_drawn_rois(
     with torch.no_grad():
         expected = head.bbox_roi_extractor(x[:4], bbox2roi([rois.boxes]))
     torch.testing.assert_close(seen[0], expected)
+
+
+def test_added_detections_train_on_the_test_time_detections(monkeypatch):
+    # The quick-start model (3 classes) with the MaskIoU head also trained
+    # on the detections of the proposals, at most 20 an image.
+    torch.manual_seed(0)
+    model = build_our_model(
+        cfg_path='configs/quickstart/ms-rcnn_quickstart.py',
+        add_detections=True)
+    model.train_cfg.rcnn.mask_iou_detections = dict(
+        score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5),
+        max_per_img=20)
+    batch = make_batch(seed=4)
+    gt = batch['data_samples'][0].gt_instances
+    gt.labels = gt.labels % 3
+    head = model.roi_head
+    calls = {}
+    detection_loss = head.detection_mask_iou_loss
+    monkeypatch.setattr(
+        head, 'detection_mask_iou_loss', lambda *a: calls.setdefault(
+            'det', (a, detection_loss(*a)))[1])
+    iou_loss = head.mask_iou_head.loss_and_target
+    monkeypatch.setattr(
+        head.mask_iou_head, 'loss_and_target',
+        lambda *a, **k: calls.setdefault(
+            'iou_det' if k.get('keep_all') else 'iou', (a, iou_loss(*a, **k)))[1])
+    out = losses(model, batch)
+
+    (x, proposals, samples), _ = calls['det']
+    (pred, mask_preds, _, scored, _, _), _ = calls['iou_det']
+    # The paper's loss of the positives is unchanged beside it: the same
+    # weights without the detections give the same loss_mask_iou.
+    paper = build_our_model(
+        cfg_path='configs/quickstart/ms-rcnn_quickstart.py')
+    paper.load_state_dict(model.state_dict())
+    torch.testing.assert_close(out['loss_mask_iou'],
+                               losses(paper, batch)['loss_mask_iou'])
+    rois = scored[0]
+    # The proposals are the RPN's (300 after NMS); the scored RoIs are the
+    # box head's detections of them under mask_iou_detections.
+    assert len(proposals[0]) == 300
+    with torch.no_grad():
+        x = [f.detach() for f in x]
+        dets = head.predict_bbox(
+            x, [samples[0].metainfo], proposals,
+            model.train_cfg.rcnn.mask_iou_detections, rescale=False)[0]
+    assert len(dets) == 20
+    assert torch.equal(rois.boxes, dets.bboxes)
+    assert torch.equal(rois.labels, dets.labels)
+    # Each is paired with the instance of its class of largest box IoU.
+    overlaps = bbox_overlaps(dets.bboxes, gt.bboxes)
+    overlaps[dets.labels[:, None] != gt.labels[None]] = 0
+    best, best_inds = overlaps.max(dim=1)
+    gt_inds = torch.where(best > 0, best_inds, -1)
+    assert torch.equal(rois.gt_inds, gt_inds)
+    assert (gt_inds >= 0).any() and (gt_inds < 0).any()
+    # The loss: 0.5 x the mean squared error over every detection, with
+    # mmdet's targets of the masks of their predicted class.
+    with torch.no_grad():
+        expected_masks = head._mask_forward(x, bbox2roi([dets.bboxes]))
+    expected_masks = expected_masks['mask_preds'][torch.arange(20),
+                                                  dets.labels]
+    torch.testing.assert_close(mask_preds, expected_masks)
+    targets = mmdet_maskiou_targets(dets.bboxes, gt_inds, dets.labels, gt,
+                             expected_masks, model.train_cfg.rcnn)
+    assert ((targets > 0) & (targets < 1)).any() and (targets == 0).any()
+    expected_loss = 0.5 * ((pred.detach() - targets)**2).mean()
+    torch.testing.assert_close(out['loss_mask_iou_det'], expected_loss)
+    # Found and masked without gradient: the loss trains the head alone.
+    model.zero_grad()
+    out['loss_mask_iou_det'].backward()
+    for name, param in model.named_parameters():
+        trained = param.grad is not None and param.grad.abs().sum() > 0
+        assert trained == name.startswith('roi_head.mask_iou_head.'), name

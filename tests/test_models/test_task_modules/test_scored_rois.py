@@ -24,7 +24,8 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 
 from ms_rcnn.models.roi_heads.mask_heads.maskiou_head import MaskIoUHead
-from ms_rcnn.models.task_modules.scored_rois import (instance_mask_targets,
+from ms_rcnn.models.task_modules.scored_rois import (detection_rois,
+                                                     instance_mask_targets,
                                                      scored_rois,
                                                      target_bin_weights)
 
@@ -268,3 +269,46 @@ def test_loss_of_each_training_option(image, kwargs, loss):
 def test_unknown_training_option_is_refused(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         head(**kwargs)
+
+
+def test_detections_pair_with_the_instance_of_their_class():
+    # Instance 0: class 1, box [4, 4, 12, 12]; instance 1: class 2, box
+    # [12, 4, 16, 12] (rows 4..11, columns 12..15). Four detections:
+    # on instance 0 as class 1; over both as class 2 (box IoU 1/3 with
+    # instance 0, 1/2 with instance 1); on instance 0 as class 2, which
+    # only touches instance 1; and one overlapping nothing.
+    masks = np.zeros((2, 16, 16), np.uint8)
+    masks[0, 4:12, 4:12] = 1
+    masks[1, 4:12, 12:16] = 1
+    gt = InstanceData(
+        bboxes=torch.tensor([[4., 4., 12., 12.], [12., 4., 16., 12.]]),
+        labels=torch.tensor([1, 2]),
+        masks=BitmapMasks(masks, 16, 16))
+    dets = InstanceData(
+        bboxes=torch.tensor([[4., 4., 12., 12.], [8., 4., 16., 12.],
+                             [4., 4., 12., 12.], [0., 13., 3., 16.]]),
+        labels=torch.tensor([1, 2, 2, 1]))
+    rois = detection_rois(dets, gt)
+    assert rois.inds.tolist() == [0, 1, 2, 3]
+    assert rois.gt_inds.tolist() == [0, 1, -1, -1]
+    assert rois.labels.tolist() == [1, 2, 2, 1]
+    assert rois.matches.tolist() == [True, True, False, False]
+    # Targets of masks covering each whole RoI (8x8 masks, one RoI pixel
+    # per image pixel): 1 on instance 0; instance 1's 32 pixels of the 64
+    # predicted, 1/2; 0 for the two without an instance of their class.
+    head = MaskIoUHead(num_classes=3)
+    mask_preds = torch.full((4, 8, 8), 10.)
+    targets = head.get_targets([rois], [gt], mask_preds,
+                               instance_mask_targets([rois], [gt], CFG), CFG)
+    torch.testing.assert_close(targets, torch.tensor([1., 0.5, 0., 0.]))
+
+
+def test_no_instance_leaves_every_detection_unpaired():
+    gt = InstanceData(
+        bboxes=torch.zeros((0, 4)), labels=torch.zeros(0, dtype=torch.long),
+        masks=BitmapMasks(np.zeros((0, 16, 16), np.uint8), 16, 16))
+    dets = InstanceData(
+        bboxes=torch.tensor([[4., 4., 12., 12.]]), labels=torch.tensor([1]))
+    rois = detection_rois(dets, gt)
+    assert rois.gt_inds.tolist() == [-1]
+    assert rois.matches.tolist() == [False]

@@ -1,5 +1,5 @@
 """MaskIoU head: regresses the IoU of each predicted mask with its instance."""
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -47,6 +47,19 @@ class MaskIoUHead(BaseModule):
       target is the IoU of its binarised mask with the whole instance its
       box overlaps most (the same definition as for positives), 0 where it
       overlaps none; targets of 0 count in the loss;
+    * ``add_detections=True``: besides the RoIs of ``train_rois``, the
+      head also trains on the detections that the box head makes of the
+      image's proposals at each training step, as at test time
+      (``train_cfg.rcnn.mask_iou_detections``: ``score_thr``, ``nms`` and
+      ``max_per_img`` as in ``test_cfg.rcnn``, whose values it takes when
+      absent), each on its predicted class, in a loss of its own
+      (``loss_mask_iou_det``). A detection's target is the IoU of its
+      binarised mask with the whole instance of its class that its box
+      overlaps most, 0 where none does; targets of 0 count in the loss. The
+      detections are found and their masks predicted without gradient, so
+      this loss trains the head alone (as ``detach_inputs``), on the
+      background, shifted, duplicate and wrong-class detections that the
+      paper's training never shows it;
     * ``train_class='pred'``: score the mask of the class the box head
       predicts for the RoI, as at test time; the target is 0 where that is
       not the instance's class, and counts in the loss. (With
@@ -61,10 +74,18 @@ class MaskIoUHead(BaseModule):
       weighted by the inverse of how many RoIs of the batch have a target
       in its bin (K equal bins over [0, 1]), normalised to a mean weight of
       1: every non-empty bin weighs the same in the loss;
+    * ``score_exponents=(a, b)``: at test time the mask score is
+      ``score ** a * IoU ** b`` (the paper's: ``(1, 1)``). Only ``b / a``
+      changes the ranking; ``tools/analysis_tools/fit_mask_score.py`` fits
+      ``b`` with ``a = 1`` on the training set;
     * ``detach_inputs=True``: the RoI features and mask probabilities are
       detached from the graph, so ``loss_mask_iou`` trains this head alone:
       the rest of the detector gets the gradients of Mask R-CNN's losses
-      only, and the backward of this loss stops at the head's inputs.
+      only, and the backward of this loss stops at the head's inputs. Off
+      by default: on the quick start (seeds 0-2, README "Which mask
+      score?") it did not bring box AP to the Mask R-CNN twin's on any
+      seed (0.200 / 0.214 / 0.204 against 0.231 / 0.228 / 0.208) and its
+      mask AP was below the paper's training on two seeds of three.
 
     Args:
         num_convs (int): Number of 3x3 convs. Defaults to 4.
@@ -89,6 +110,10 @@ class MaskIoUHead(BaseModule):
             alike. Defaults to 0.
         detach_inputs (bool): Stop the gradient of ``loss_mask_iou`` at the
             head's inputs. Defaults to False (the paper's).
+        add_detections (bool): Also train on the detections of the
+            proposals. Defaults to False (the paper's).
+        score_exponents (tuple[float, float]): ``(a, b)`` of the mask
+            score ``score ** a * IoU ** b``. Defaults to (1.0, 1.0).
         init_cfg (dict | list[dict], optional): Initialisation config.
     """
 
@@ -108,6 +133,8 @@ class MaskIoUHead(BaseModule):
                  max_neg_ratio: Optional[float] = None,
                  target_bins: int = 0,
                  detach_inputs: bool = False,
+                 add_detections: bool = False,
+                 score_exponents: Tuple[float, float] = (1.0, 1.0),
                  init_cfg: OptMultiConfig = [
                      dict(type='Kaiming', override=dict(name='convs')),
                      dict(type='Caffe2Xavier', override=dict(name='fcs')),
@@ -137,6 +164,12 @@ class MaskIoUHead(BaseModule):
         self.max_neg_ratio = max_neg_ratio
         self.target_bins = target_bins
         self.detach_inputs = detach_inputs
+        self.add_detections = add_detections
+        if len(score_exponents) != 2 or not all(
+                e >= 0 for e in score_exponents):
+            raise ValueError('MaskIoUHead: score_exponents must be two '
+                             f'numbers >= 0, got {score_exponents!r}')
+        self.score_exponents = tuple(float(e) for e in score_exponents)
 
         # +1 input channel: the pooled predicted mask.
         channels = [in_channels + 1] + [conv_out_channels] * num_convs
@@ -187,7 +220,8 @@ class MaskIoUHead(BaseModule):
     def loss_and_target(self, mask_iou_pred: Tensor, mask_preds: Tensor,
                         mask_targets: Tensor, scored: List[ScoredRoIs],
                         batch_gt_instances: InstanceList,
-                        rcnn_train_cfg: ConfigDict) -> dict:
+                        rcnn_train_cfg: ConfigDict,
+                        keep_all: bool = False) -> dict:
         """Loss of the scored RoIs (see the class docstring).
 
         Args:
@@ -199,6 +233,8 @@ class MaskIoUHead(BaseModule):
             batch_gt_instances (list[InstanceData]): Per image, with
                 ``masks`` (BitmapMasks or PolygonMasks).
             rcnn_train_cfg (ConfigDict): With ``mask_thr_binary``.
+            keep_all (bool): Every RoI counts, targets of 0 included
+                (detections), whatever ``train_rois`` says.
 
         Returns:
             dict: ``loss_mask_iou`` (Tensor, scalar).
@@ -208,7 +244,7 @@ class MaskIoUHead(BaseModule):
         # In fp32 under AMP: the squared error of small IoU differences
         # underflows in fp16.
         mask_iou_pred = mask_iou_pred.float()
-        if self.train_rois == 'pos':
+        if self.train_rois == 'pos' and not keep_all:
             # The paper's: positives whose target is above 0. Those of a
             # wrong predicted class ('pred') stay, with their target 0.
             matches = torch.cat([rois.matches for rois in scored])
@@ -274,8 +310,15 @@ class MaskIoUHead(BaseModule):
         for results, ious in zip(results_list, mask_iou_preds):
             labels = results.labels
             iou = ious[torch.arange(len(labels), device=labels.device),
-                       labels].clamp(0, 1)
-            results.mask_scores = results.scores * iou.to(results.scores)
+                       labels]
+            results.mask_scores = self.mask_scores(results.scores,
+                                                   iou.to(results.scores))
             if self.overwrite_scores:
                 results.scores = results.mask_scores
         return results_list
+
+    def mask_scores(self, scores: Tensor, ious: Tensor) -> Tensor:
+        """(n, ) mask scores ``scores ** a * clamp(ious, 0, 1) ** b`` of
+        (n, ) class scores and predicted IoUs (``score_exponents``)."""
+        a, b = self.score_exponents
+        return scores.pow(a) * ious.clamp(0, 1).pow(b)

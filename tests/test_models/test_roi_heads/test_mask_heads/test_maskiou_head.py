@@ -135,3 +135,26 @@ def test_detach_inputs_stops_the_gradient_at_the_inputs(detach_inputs):
     # The same predictions either way.
     head.detach_inputs = not detach_inputs
     torch.testing.assert_close(head(feats, masks), out, rtol=0, atol=0)
+
+
+def test_score_exponents_give_score_a_times_iou_b():
+    # Class scores (0.8, 0.5), predicted IoUs of their class 0.5 and 1.7
+    # (clamped to 1): 0.8 ** 2 * 0.5 ** 3 = 0.08 and 0.5 ** 2 * 1 = 0.25.
+    head = MaskIoUHead(num_classes=2, score_exponents=(2, 3))
+    results = InstanceData(
+        scores=torch.tensor([0.8, 0.5]), labels=torch.tensor([0, 1]))
+    ious = torch.tensor([[0.5, 9.], [9., 1.7]])
+    out = head.predict_by_feat([ious], [results])[0]
+    torch.testing.assert_close(out.mask_scores, torch.tensor([0.08, 0.25]))
+    # b = 0: the class score alone, whatever the IoU (0 included).
+    head = MaskIoUHead(num_classes=2, score_exponents=(1, 0))
+    results = InstanceData(
+        scores=torch.tensor([0.8]), labels=torch.tensor([0]))
+    out = head.predict_by_feat([torch.tensor([[-0.2, 1.]])], [results])[0]
+    torch.testing.assert_close(out.mask_scores, torch.tensor([0.8]))
+
+
+@pytest.mark.parametrize('exponents', [(1, -1), (1, ), (1, 2, 3)])
+def test_bad_score_exponents_are_named(exponents):
+    with pytest.raises(ValueError, match='score_exponents'):
+        MaskIoUHead(num_classes=2, score_exponents=exponents)

@@ -1,0 +1,103 @@
+"""What both quick starts of ``tools/quickstart.py`` use: the run
+arguments, a config pointed at a work dir and a seed, training then
+evaluation, the summary entry and its file, a titled row of pictures.
+
+``projects/cascade_ms_rcnn/tools/run_quickstart.py`` uses them too.
+"""
+import json
+import math
+import os.path as osp
+import time
+
+import cv2
+import numpy as np
+from mmengine.runner import Runner
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def add_run_args(parser, work_dir, data_root='data/shapes'):
+    """``--work-dir``, ``--data-root``, ``--seed`` and ``--epochs``: the
+    arguments of every script that trains quick-start twins."""
+    parser.add_argument('--work-dir', default=work_dir)
+    parser.add_argument(
+        '--data-root',
+        default=data_root,
+        help='where the dataset is written (kept when it exists)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--epochs',
+        type=int,
+        help='train this many epochs instead of the configs\' schedule '
+        '(a shorter run for a smoke test; results will be lower)')
+
+
+def set_run(cfg, work_dir, seed, epochs=None):
+    """Point ``cfg`` at ``work_dir``, seed it with ``seed`` and, if given,
+    train ``epochs`` epochs (the checkpoint at the end); it is evaluated
+    once, after training and timed apart from it."""
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=seed)
+    if epochs is not None:
+        cfg.train_cfg.max_epochs = epochs
+        cfg.default_hooks.checkpoint.interval = epochs
+    cfg.train_cfg.val_begin = cfg.train_cfg.max_epochs + 1
+    return cfg
+
+
+def train_and_evaluate(cfg):
+    """Train, then evaluate on the validation split.
+
+    Returns:
+        tuple[Runner, dict, float, float]: the runner (holding the trained
+        model), the validation metrics, training and evaluation seconds.
+    """
+    runner = Runner.from_cfg(cfg)
+    start = time.perf_counter()
+    runner.train()
+    train_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    metrics = runner.val()
+    return runner, metrics, train_seconds, time.perf_counter() - start
+
+
+def pick_metrics(metrics, keys):
+    """``{name: metrics[key]}`` for each ``name: key`` of ``keys``: a
+    summary entry. CocoMetric reports nothing when a model detects nothing:
+    a missing ``coco/`` key is an AP of 0. NaN (e.g. no mask score) becomes
+    None, which JSON can hold."""
+    out = {}
+    for name, key in keys.items():
+        if key.startswith('coco/'):
+            value = metrics.get(key, 0.0)
+        else:
+            value = metrics[key]
+        if isinstance(value, float) and math.isnan(value):
+            value = None
+        out[name] = value
+    return out
+
+
+def write_summary(summary, work_dir):
+    """Write ``summary`` to ``work_dir/summary.json``; returns the path."""
+    path = osp.join(work_dir, 'summary.json')
+    with open(path, 'w') as f:
+        json.dump(summary, f, indent=2)
+    return path
+
+
+def format_table(header, rows):
+    """Lines of a ``' | '``-separated table: floats with 3 decimals."""
+    lines = [' | '.join(header)]
+    for row in rows:
+        cells = [f'{v:.3f}' if isinstance(v, float) else f'{v}' for v in row]
+        lines.append(' | '.join(cells))
+    return lines
+
+
+def title_bar(text, width, scale=0.5):
+    """(24, width, 3) uint8 white bar with ``text`` in black."""
+    bar = np.full((24, width, 3), 255, np.uint8)
+    cv2.putText(bar, text, (4, 17), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (0, 0, 0), 1, cv2.LINE_AA)
+    return bar

@@ -1,0 +1,152 @@
+"""The shapes quick start of ``tools/quickstart.py`` (the default task).
+
+Generates the shapes dataset, trains the two twin configs of
+``configs/quickstart/`` (the same model, schedule and seed; one has a MaskIoU
+head), evaluates both on the validation split, draws predictions on a few
+validation images and writes ``summary.json``. In it the Mask R-CNN entry's
+``spearman_mask_score_iou`` equals its ``spearman_cls_score_iou``: Mask
+R-CNN has no mask score and ranks its masks by the class score.
+"""
+import os
+import os.path as osp
+import time
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.logging import print_log
+from quickstart_common import (ROOT, format_table, pick_metrics, set_run,
+                               title_bar, train_and_evaluate, write_summary)
+
+from ms_rcnn import register_all_modules
+from ms_rcnn.data_preparation.shapes import ensure_shapes_dataset
+from ms_rcnn.visualization import MaskScoringVisualizer
+
+CONFIG_DIR = osp.join(ROOT, 'configs', 'quickstart')
+# Name in summary.json -> config file.
+MODELS = {
+    'ms-rcnn': osp.join(CONFIG_DIR, 'ms-rcnn_quickstart.py'),
+    'mask-rcnn': osp.join(CONFIG_DIR, 'mask-rcnn_quickstart.py'),
+}
+# The title of each model's row in vis/comparison.png.
+TITLES = {
+    'ms-rcnn': 'MS R-CNN (class: class score, mask: mask score)',
+    'mask-rcnn': 'Mask R-CNN (class: class score)',
+}
+# Metrics copied to summary.json: CocoMetric's under coco/, the mask-score
+# calibration under calib/.
+COCO_KEYS = ('bbox_mAP', 'bbox_mAP_50', 'segm_mAP', 'segm_mAP_50')
+CALIB_KEYS = ('spearman_mask_score_iou', 'spearman_cls_score_iou',
+              'pearson_mask_score_iou', 'pearson_cls_score_iou',
+              'mae_pred_iou', 'segm_mAP_cls', 'segm_mAP_mask',
+              'segm_mAP_oracle', 'segm_mAP_oracle_iou', 'segm_mAP_fp_last',
+              'segm_mAP_oracle_tp', 'headroom', 'captured', 'num_preds')
+SUMMARY_KEYS = {k: f'coco/{k}' for k in COCO_KEYS}
+SUMMARY_KEYS.update({k: f'calib/{k}' for k in CALIB_KEYS})
+# Columns of the table printed at the end.
+TABLE = ('bbox_mAP', 'segm_mAP', 'spearman_mask_score_iou',
+         'spearman_cls_score_iou', 'train_seconds')
+
+
+def load_config(path, data_root, work_dir, seed, epochs=None):
+    """A quick-start config reading the dataset at ``data_root``, writing
+    to ``work_dir``, seeded with ``seed`` and, if given, trained ``epochs``
+    epochs."""
+    cfg = Config.fromfile(path)
+    root = data_root.rstrip('/') + '/'
+    for loader in (cfg.train_dataloader, cfg.val_dataloader,
+                   cfg.test_dataloader):
+        loader.dataset.data_root = root
+    for evaluators in (cfg.val_evaluator, cfg.test_evaluator):
+        for evaluator in evaluators:
+            evaluator.ann_file = root + 'annotations/val.json'
+    return set_run(cfg, work_dir, seed, epochs)
+
+
+def summarize(metrics, train_seconds, eval_seconds):
+    """The summary.json entry of one model: NaN (no mask score) as null."""
+    return dict(
+        pick_metrics(metrics, SUMMARY_KEYS),
+        train_seconds=round(train_seconds, 1),
+        eval_seconds=round(eval_seconds, 1))
+
+
+@torch.no_grad()
+def visualize(runner, name, indices, vis_dir, score_thr, scale=3):
+    """Draw the predictions of ``runner``'s model on validation images with
+    :class:`MaskScoringVisualizer` (``class: score``, and ``mask: mask
+    score`` for MS R-CNN), upscaled ``scale`` times so that the text is
+    legible on 128 px images.
+
+    Returns:
+        np.ndarray: (H', W', 3) uint8 BGR row of the drawn images under a
+        title naming the model, also written to ``vis_dir/{name}.png``.
+    """
+    dataset = runner.val_dataloader.dataset
+    visualizer = MaskScoringVisualizer(name=f'quickstart_{name}')
+    visualizer.dataset_meta = dataset.metainfo
+    runner.model.eval()
+    drawn = []
+    for i in indices:
+        sample = runner.model.test_step(pseudo_collate([dataset[i]]))[0]
+        pred = sample.pred_instances.cpu()
+        pred = pred[pred.scores >= score_thr]
+        pred.bboxes = pred.bboxes * scale
+        pred.masks = pred.masks.repeat_interleave(scale, 1).repeat_interleave(
+            scale, 2)
+        sample.pred_instances = pred
+        img = cv2.imread(sample.img_path)[..., ::-1]  # the visualizer: RGB
+        img = cv2.resize(
+            img, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+        visualizer.add_datasample(
+            name, img, sample, draw_gt=False, pred_score_thr=0)
+        drawn.append(visualizer.get_image()[..., ::-1])
+    row = np.concatenate(drawn, axis=1)
+    row = np.concatenate([title_bar(TITLES[name], row.shape[1], 0.55), row])
+    cv2.imwrite(osp.join(vis_dir, f'{name}.png'), row)
+    return row
+
+
+def run(args):
+    """The shapes quick start; returns the summary."""
+    start = time.perf_counter()
+    register_all_modules(init_default_scope=False)
+    ensure_shapes_dataset(args.data_root, seed=args.seed)
+    vis_dir = osp.join(args.work_dir, 'vis')
+    os.makedirs(vis_dir, exist_ok=True)
+
+    summary, rows = {}, []
+    for name in args.models:
+        cfg = load_config(MODELS[name], args.data_root,
+                          osp.join(args.work_dir, name), args.seed,
+                          args.epochs)
+        if name == 'ms-rcnn' and args.ms_rcnn_options:
+            cfg.merge_from_dict(args.ms_rcnn_options)
+        runner, metrics, train_s, eval_s = train_and_evaluate(cfg)
+        summary[name] = summarize(metrics, train_s, eval_s)
+        indices = range(min(args.num_vis, len(runner.val_dataloader.dataset)))
+        if args.num_vis:
+            rows.append(
+                visualize(runner, name, indices, vis_dir,
+                          args.vis_score_thr))
+    # One picture to compare: a titled row of validation images per model.
+    if args.num_vis:
+        cv2.imwrite(osp.join(vis_dir, 'comparison.png'), np.concatenate(rows))
+    summary_file = write_summary(summary, args.work_dir)
+
+    lines = format_table(
+        ('model', ) + TABLE,
+        [[name] + [res[k] for k in TABLE] for name, res in summary.items()])
+    print_log(
+        '\n'.join(lines) + '\n(mask-rcnn has no mask score: its '
+        'spearman_mask_score_iou is that of the class score)\n'
+        f'summary:     {summary_file}\n'
+        f'pictures:    {vis_dir}\n'
+        'logs, ckpts: '
+        f'{", ".join(osp.join(args.work_dir, n) for n in summary)}\n'
+        f'data:        {args.data_root}\n'
+        f'total time:  {time.perf_counter() - start:.0f} s',
+        logger='current')
+    return summary
