@@ -6,7 +6,7 @@
 A CHECKPOINT ending in ``.onnx`` (written by
 ``tools/deployment/pytorch2onnx.py`` from CONFIG) is evaluated with
 onnxruntime instead of PyTorch, through the same dataloader, metrics and
-drawing.
+drawing; ``--cfg-options`` that change what the export froze are refused.
 """
 import argparse
 
@@ -41,13 +41,17 @@ def build_cfg(args) -> Config:
     cfg.load_from = args.checkpoint
     if args.checkpoint.endswith('.onnx'):
         # Registers OnnxMaskScoringDetector; needs onnxruntime only then.
-        # The model's test settings (score_thr, NMS, ...) are in the graph:
-        # --cfg-options change the data and the metrics, not those.
         import ms_rcnn.deploy  # noqa: F401
+        # The detector merges --cfg-options into the config as above:
+        # options that act after the graph (mask_thr_binary, mask2polygon)
+        # apply, and those that the export froze (score_thr, NMS,
+        # normalisation, ...) are refused, naming the setting and both
+        # values. (A Config object here would not print in the log.)
         cfg.model = dict(
             type='OnnxMaskScoringDetector',
             onnx_file=args.checkpoint,
-            config=args.config)
+            config=args.config,
+            cfg_options=args.cfg_options)
         cfg.load_from = None
     if args.show_dir:
         hook = cfg.default_hooks.get('visualization')

@@ -14,12 +14,11 @@ model::
 import copy
 import os.path as osp
 import warnings
-from typing import List, Optional, Union
+from typing import Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from mmcv.transforms import Compose
-from mmdet.apis import inference_detector
 from mmdet.models.roi_heads import FCNMaskHead
 from mmdet.structures import SampleList
 from mmdet.utils import get_test_pipeline_cfg
@@ -29,41 +28,35 @@ from mmengine.structures import InstanceData
 
 from ms_rcnn.registry import MODELS
 from ms_rcnn.structures import masks_to_polygons
-from .export import INPUTS, NUM_CLASSES_KEY, OUTPUTS, load_config
-
-
-def expected_outputs(cfg: Config) -> tuple:
-    """The outputs of an export of ``cfg``'s model."""
-    if cfg.model.roi_head.get('mask_iou_head') is not None:
-        return OUTPUTS
-    return tuple(name for name in OUTPUTS if name != 'mask_scores')
+from .settings import (INPUTS, SETTINGS_KEY, check_settings, load_config,
+                       output_names)
 
 
 def check_fits(session, onnx_file: str, cfg: Config, config_name: str):
     """Raise ValueError if the session's file is not an export of a model
-    like ``cfg``'s (inputs, outputs, number of classes)."""
+    like ``cfg``'s: other inputs or outputs, or settings that the export
+    froze otherwise than ``cfg`` has them (see
+    :func:`ms_rcnn.deploy.settings.check_settings`)."""
     inputs = tuple(i.name for i in session.get_inputs())
     outputs = tuple(o.name for o in session.get_outputs())
     if inputs != INPUTS:
         raise ValueError(f'{onnx_file} is not an ms_rcnn export: its inputs '
                          f'are {list(inputs)}, not {list(INPUTS)}')
-    expected = expected_outputs(cfg)
+    expected = output_names(cfg.model)
     if outputs != expected:
         raise ValueError(
             f'{onnx_file} does not fit {config_name}: its outputs are '
             f'{list(outputs)}, the config\'s model gives {list(expected)}')
-    num_classes = cfg.model.roi_head.bbox_head.num_classes
     meta = session.get_modelmeta().custom_metadata_map
-    if meta.get(NUM_CLASSES_KEY) != str(num_classes):
-        raise ValueError(
-            f'{onnx_file} does not fit {config_name}: it was exported with '
-            f'{meta.get(NUM_CLASSES_KEY, "an unknown number of")} classes, '
-            f'the config has {num_classes}')
+    check_settings(meta.get(SETTINGS_KEY), cfg, onnx_file, config_name)
 
 
 @MODELS.register_module()
 class OnnxMaskScoringDetector(BaseModel):
-    """An exported (MS) Mask R-CNN run by onnxruntime on the CPU.
+    """An exported detector run by onnxruntime on the CPU: MS R-CNN, its
+    Mask R-CNN twin, or any model that :mod:`ms_rcnn.deploy` exports (the
+    cascades of ``projects/cascade_ms_rcnn`` too), with or without
+    ``mask_scores``.
 
     Before the graph: the config's data preprocessor (normalisation, the
     batch's padding). After it: boxes scaled back to the original image and
@@ -72,23 +65,37 @@ class OnnxMaskScoringDetector(BaseModel):
     ``MaskScoringRoIHead`` adds them when ``test_cfg.rcnn.mask2polygon`` is
     set. Each image of a batch runs on its own.
 
+    The file must fit the config: the same outputs, and the settings that
+    the export froze (preprocessing, ``test_cfg`` but for
+    ``mask_thr_binary`` and ``mask2polygon``, classes) as the config has
+    them; otherwise ValueError names each differing key with both values.
+
     Args:
-        onnx_file (str): A file written by :func:`ms_rcnn.deploy.export_onnx`.
-        config (str | Config): The config it was exported from.
+        onnx_file (str): A file written by :func:`ms_rcnn.deploy.export_onnx`
+            (or ``tools/deployment/pytorch2onnx.py``).
+        config (str | Config): The config it was exported from, with any
+            change that acts after the graph.
         num_threads (int, optional): onnxruntime's intra-op threads; None:
             onnxruntime's default (all cores).
+        cfg_options (dict, optional): Merged into the config (as
+            ``--cfg-options`` are); a path ``config`` is read first.
     """
 
     def __init__(self,
                  onnx_file: str,
                  config: Union[str, Config],
-                 num_threads: Optional[int] = None) -> None:
+                 num_threads: Optional[int] = None,
+                 cfg_options: Optional[dict] = None) -> None:
         try:
             import onnxruntime as ort
         except ImportError as error:
             raise ImportError('OnnxMaskScoringDetector needs onnxruntime: '
                               'pip install "ms_rcnn[deploy]"') from error
         cfg = load_config(config)
+        if cfg_options:
+            if cfg is config:  # leave the caller's config as it is
+                cfg = copy.deepcopy(cfg)
+            cfg.merge_from_dict(cfg_options)
         super().__init__(
             data_preprocessor=MODELS.build(cfg.model.data_preprocessor))
         if not osp.isfile(onnx_file):
@@ -100,11 +107,14 @@ class OnnxMaskScoringDetector(BaseModel):
         self.session = ort.InferenceSession(
             onnx_file, options, providers=['CPUExecutionProvider'])
         config_name = config if isinstance(config, str) else \
-            cfg.get('filename', 'the config')
+            cfg.filename or 'the config'
+        if cfg_options:
+            config_name += ' with ' + ' '.join(
+                f'{key}={value}' for key, value in cfg_options.items())
         check_fits(self.session, onnx_file, cfg, config_name)
         self.cfg = cfg  # mmdet's inference_detector reads the pipeline
         self.test_cfg = cfg.model.test_cfg.rcnn
-        self.output_names = expected_outputs(cfg)
+        self.output_names = output_names(cfg.model)
         # mmdet's paste of one mask per box; it holds no weights we use.
         self.mask_paster = FCNMaskHead(
             num_convs=0,
@@ -138,15 +148,31 @@ class OnnxMaskScoringDetector(BaseModel):
             ``polygons``) as the model gives them.
         """
         for img, sample in zip(batch_inputs, batch_data_samples):
-            feed = {
-                'img': img[None].float().cpu().numpy(),
-                'img_shape': np.array(sample.img_shape[:2], np.int64)
-            }
             outputs = dict(
-                zip(self.output_names, self.session.run(None, feed)))
+                zip(self.output_names,
+                    self.session.run(None, self.feed(img, sample))))
             sample.pred_instances = self.postprocess(outputs,
                                                      sample.metainfo)
         return batch_data_samples
+
+    def feeds(self, imgs: Sequence[str]) -> Iterator[dict]:
+        """Yield the graph's inputs for each image path, after the config's
+        test pipeline and data preprocessor, each image alone."""
+        from mmengine.dataset import pseudo_collate
+        pipeline = Compose(get_test_pipeline_cfg(self.cfg))
+        for i, path in enumerate(imgs):
+            data = pipeline(dict(img_path=path, img_id=i))
+            data = self.data_preprocessor(pseudo_collate([data]), False)
+            yield self.feed(data['inputs'][0], data['data_samples'][0])
+
+    @staticmethod
+    def feed(img: torch.Tensor, sample) -> dict:
+        """The graph's inputs for one preprocessed image ``img``
+        (3, H, W) with its ``DetDataSample``."""
+        return {
+            'img': img[None].float().cpu().numpy(),
+            'img_shape': np.array(sample.img_shape[:2], np.int64)
+        }
 
     def postprocess(self, outputs: dict, img_meta: dict) -> InstanceData:
         """The graph's outputs of one image -> mmdet's results."""
@@ -174,10 +200,20 @@ class OnnxMaskScoringDetector(BaseModel):
     def detect(self, imgs: Union[str, np.ndarray, List]) -> list:
         """mmdet's ``inference_detector`` on image paths or arrays (one
         result or a list, as given)."""
-        # inference_detector edits the config's pipeline in place for
-        # arrays: a copy keeps paths working afterwards.
-        pipeline = copy.deepcopy(get_test_pipeline_cfg(self.cfg))
-        first = imgs[0] if isinstance(imgs, (list, tuple)) else imgs
-        if isinstance(first, np.ndarray):
-            pipeline[0].type = 'mmdet.LoadImageFromNDArray'
-        return inference_detector(self, imgs, test_pipeline=Compose(pipeline))
+        return detect(self, imgs)
+
+
+def detect(model, imgs: Union[str, np.ndarray, List]) -> list:
+    """mmdet's ``inference_detector`` of ``model`` (the PyTorch model or an
+    :class:`OnnxMaskScoringDetector`) on image paths or arrays, without
+    changing ``model.cfg``."""
+    # mmdet.apis imports the inferencers' dependencies: only here.
+    from mmdet.apis import inference_detector
+
+    # inference_detector edits the config's pipeline in place for arrays:
+    # a copy keeps paths working afterwards.
+    pipeline = copy.deepcopy(get_test_pipeline_cfg(model.cfg))
+    first = imgs[0] if isinstance(imgs, (list, tuple)) else imgs
+    if isinstance(first, np.ndarray):
+        pipeline[0].type = 'mmdet.LoadImageFromNDArray'
+    return inference_detector(model, imgs, test_pipeline=Compose(pipeline))

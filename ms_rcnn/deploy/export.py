@@ -1,15 +1,13 @@
 """Export a config and checkpoint to one ONNX file.
 
-The file's graph is :class:`~ms_rcnn.deploy.graph.DetectorGraph`: inputs
-``img`` (1, 3, H, W) float32, normalised and padded as the config's data
-preprocessor does, with H and W dynamic, and ``img_shape`` (2, ) int64, the
-(height, width) of the image inside the padding; outputs :data:`OUTPUTS`
-(without ``mask_scores`` for a model without a MaskIoU head). Its metadata
-records the number of classes and whether ``mask_scores`` is there, so that
-:class:`~ms_rcnn.deploy.detector.OnnxMaskScoringDetector` can refuse a file
-that does not fit the config it is given.
+The file's graph is the model's registered graph
+(:func:`~ms_rcnn.deploy.support.build_graph`); its metadata
+(``metadata_props``) holds one entry, :data:`~.settings.SETTINGS_KEY`: the
+JSON of the settings that the graph froze and that the detector needs
+around it (:func:`ms_rcnn.deploy.settings.settings`).
 """
 import copy
+import json
 import logging
 import os.path as osp
 from typing import Optional, Sequence, Union
@@ -17,30 +15,17 @@ from typing import Optional, Sequence, Union
 import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
-from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
-import ms_rcnn
 from ms_rcnn.registry import MODELS
-from .graph import DetectorGraph
 from .ops import ONNX_TRANSLATIONS
+from .settings import (INPUTS, SETTINGS_KEY, load_config, output_names,
+                       settings)
+from .support import build_graph
 
-INPUTS = ('img', 'img_shape')
-OUTPUTS = ('boxes', 'labels', 'scores', 'mask_scores', 'mask_probs')
 # onnxruntime's RoiAlign has half_pixel coordinates from opset 16 on; the
 # dynamo exporter writes opset 18 and later.
 OPSET = 18
-# Key of the number of classes in the file's metadata_props.
-NUM_CLASSES_KEY = 'ms_rcnn.num_classes'
-
-
-def load_config(config: Union[str, Config]) -> Config:
-    """The config, from a path or as given, with ms_rcnn's modules
-    registered and the config's default scope set."""
-    ms_rcnn.register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(config) if isinstance(config, str) else config
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    return cfg
 
 
 def build_model(config: Union[str, Config],
@@ -48,7 +33,8 @@ def build_model(config: Union[str, Config],
     """The config's detector in eval mode on the CPU, with the checkpoint's
     weights, or, when ``checkpoint`` is None, the config's random
     initialisation (``init_weights``; a pretrained backbone is not
-    downloaded but initialised like the rest)."""
+    downloaded but initialised like the rest). ``model.cfg`` is the
+    config, as mmdet's ``init_detector`` sets it."""
     cfg = load_config(config)
     model_cfg = cfg.model
     if checkpoint is None and model_cfg.backbone.get('init_cfg'):
@@ -61,17 +47,12 @@ def build_model(config: Union[str, Config],
         logger = MMLogger.get_current_instance()
         level = logger.level
         logger.setLevel(logging.WARNING)  # one line per initialised weight
-        model.init_weights()
-        logger.setLevel(level)
+        try:
+            model.init_weights()
+        finally:
+            logger.setLevel(level)
     model.cfg = cfg
     return model.eval()
-
-
-def output_names(model: torch.nn.Module) -> tuple:
-    """:data:`OUTPUTS` of ``model``'s graph."""
-    if hasattr(model.roi_head, 'mask_iou_head'):
-        return OUTPUTS
-    return tuple(name for name in OUTPUTS if name != 'mask_scores')
 
 
 def export_model(model: torch.nn.Module,
@@ -80,20 +61,29 @@ def export_model(model: torch.nn.Module,
     """Export a built detector to ``output``.
 
     Args:
-        model (nn.Module): Detector in eval mode (see
-            :func:`ms_rcnn.deploy.support.check_supported`).
+        model (nn.Module): Detector in eval mode with its config as
+            ``model.cfg`` (:func:`build_model`, mmdet's ``init_detector``).
         output (str): Path of the ``.onnx`` file to write.
         shape (tuple[int]): (H, W) of the example image that the export
             traces with; any other size runs too.
 
     Returns:
         str: ``output``.
+
+    Raises:
+        UnsupportedModelError: The model has a component that the export
+            does not handle (named in the message).
     """
     out_dir = osp.dirname(osp.abspath(output))
     if not osp.isdir(out_dir):
         raise FileNotFoundError(f'ONNX export: the folder of {output} does '
                                 'not exist')
-    graph = DetectorGraph(model).eval()
+    cfg = getattr(model, 'cfg', None)
+    if not isinstance(cfg, Config):
+        raise ValueError('ONNX export: the model has no config as model.cfg '
+                         '(build it with ms_rcnn.deploy.build_model or '
+                         'mmdet.apis.init_detector)')
+    graph = build_graph(model).eval()
     height, width = shape
     img = torch.zeros(1, 3, height, width)
     img_shape = torch.tensor([height, width])
@@ -103,13 +93,14 @@ def export_model(model: torch.nn.Module,
             graph, (img, img_shape),
             dynamo=True,
             input_names=list(INPUTS),
-            output_names=list(output_names(model)),
+            output_names=list(output_names(cfg.model)),
             dynamic_shapes={'img': dims, 'img_shape': None},
             custom_translation_table=ONNX_TRANSLATIONS,
             opset_version=OPSET,
             external_data=False)
-    program.model.metadata_props[NUM_CLASSES_KEY] = str(
-        model.roi_head.bbox_head.num_classes)
+    # The model's own test settings: those the graph read.
+    program.model.metadata_props[SETTINGS_KEY] = json.dumps(
+        settings(cfg, model.test_cfg))
     program.save(output, external_data=False)
     return output
 

@@ -20,23 +20,42 @@ data-dependent size:
 - the RoI heads also run on one dummy RoI, dropped from their outputs, so
   that they never see an empty batch (every RoI is computed on its own).
 
+Subclasses for other RoI heads (e.g. the cascades of
+``projects/cascade_ms_rcnn``) reuse these steps: they override
+:meth:`DetectorGraph.check`, :meth:`~DetectorGraph.extras`,
+:meth:`~DetectorGraph.box_predictions` and
+:meth:`~DetectorGraph.mask_predictions`, and register themselves for
+their RoI heads with :func:`~ms_rcnn.deploy.support.register_graph`.
+
+In eager runs, ``forward(img, img_shape, cuts={})`` also records the
+scores on both sides of each cut of a ranking (:mod:`.cuts`), from which
+``--verify`` tells near-ties apart.
+
 Shapes: ``img`` (1, 3, H, W) normalised and padded, ``img_shape`` (2, )
 int64 (height, width) of the image inside the padding.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
+from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.models.task_modules.coders.delta_xywh_bbox_coder import \
     delta2bbox
 from torch import Tensor
 
+from ms_rcnn.models.roi_heads import MaskScoringRoIHead
+from .cuts import record_cut, record_nms
 from .ops import nms, roi_align
-from .support import check_supported
+from .support import check_supported, register_graph
 
 
-def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor,
-                iou_threshold: float, class_agnostic: bool) -> Tensor:
+def batched_nms(boxes: Tensor,
+                scores: Tensor,
+                idxs: Tensor,
+                iou_threshold: float,
+                class_agnostic: bool,
+                cuts: Optional[dict] = None,
+                name: str = 'nms') -> Tensor:
     """Indices kept by mmcv's ``batched_nms`` (the boxes of different
     ``idxs`` never suppress each other), by decreasing score.
 
@@ -46,6 +65,9 @@ def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor,
         idxs (Tensor): (n, ) class or level of each box.
         iou_threshold (float): NMS threshold.
         class_agnostic (bool): Ignore ``idxs``.
+        cuts (dict, optional): Eager only: receives under ``name`` the
+            closest call of the suppression (see
+            :func:`~ms_rcnn.deploy.cuts.record_nms`).
 
     Returns:
         Tensor: (k, ) int64.
@@ -58,7 +80,10 @@ def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor,
              boxes.new_full((1, ), float('-inf'))]).max()
         offsets = idxs.to(boxes) * (max_coordinate + 1)
         boxes = boxes + offsets[:, None]
-    return nms(boxes, scores, iou_threshold)
+    keep = nms(boxes, scores, iou_threshold)
+    if cuts is not None:
+        record_nms(cuts, name, boxes, scores, keep, iou_threshold)
+    return keep
 
 
 def decode(coder: nn.Module, boxes: Tensor, deltas: Tensor,
@@ -79,6 +104,37 @@ def with_dummy(boxes: Tensor) -> Tensor:
     return torch.cat([boxes, boxes.new_tensor([[0., 0., 1., 1.]])])
 
 
+def roi_feats(extractor: nn.Module, feats: Tuple[Tensor],
+              boxes: Tensor) -> Tensor:
+    """(n, C, S, S) RoI features of ``boxes`` (n, 4), as
+    ``SingleRoIExtractor`` (each box on the level of its size)."""
+    rois = torch.cat([boxes.new_zeros((boxes.shape[0], 1)), boxes], 1)
+    feats = feats[:extractor.num_inputs]
+    if len(feats) == 1:
+        levels = rois.new_zeros(rois.shape[0], dtype=torch.long)
+    else:
+        levels = extractor.map_roi_levels(rois, len(feats))
+    out_h, out_w = extractor.roi_layers[0].output_size
+    out = feats[0].new_zeros(
+        (rois.shape[0], extractor.out_channels, out_h, out_w))
+    for level, (feat, layer) in enumerate(zip(feats, extractor.roi_layers)):
+        inds = (levels == level).nonzero().reshape(-1)
+        level_feats = roi_align(feat, rois[inds], out_h, out_w,
+                                layer.spatial_scale, layer.sampling_ratio)
+        out = out.index_put((inds, ), level_feats)
+    return out
+
+
+def regress(head: nn.Module, boxes: Tensor, bbox_pred: Tensor,
+            img_shape: Tensor) -> Tensor:
+    """(n, R, 4) boxes of a box head's (n, 4 R) deltas from ``boxes``
+    (n, 4), R = 1 (class-agnostic) or C, clipped to ``img_shape``."""
+    num_reg = 1 if head.reg_class_agnostic else head.num_classes
+    return decode(head.bbox_coder, boxes.repeat_interleave(num_reg, dim=0),
+                  bbox_pred.reshape(-1, 4), img_shape).reshape(-1, num_reg, 4)
+
+
+@register_graph(StandardRoIHead, MaskScoringRoIHead)
 class DetectorGraph(nn.Module):
     """The test path of a built (MS) Mask R-CNN, for one image.
 
@@ -89,12 +145,25 @@ class DetectorGraph(nn.Module):
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        check_supported(model)
+        self.check(model)
         self.model = model
         self.with_mask_iou = hasattr(model.roi_head, 'mask_iou_head')
 
-    def forward(self, img: Tensor, img_shape: Tensor) -> Tuple[Tensor, ...]:
+    @staticmethod
+    def check(model: nn.Module) -> None:
+        """Raise ``UnsupportedModelError`` naming what the graph cannot
+        reproduce."""
+        check_supported(model)
+
+    def forward(self,
+                img: Tensor,
+                img_shape: Tensor,
+                cuts: Optional[dict] = None) -> Tuple[Tensor, ...]:
         """Detections of one image.
+
+        ``cuts`` (a dict, in eager runs only) receives the scores on both
+        sides of each cut of a ranking (see :meth:`proposals` and
+        :meth:`class_nms`).
 
         Returns:
             tuple: ``boxes`` (n, 4) in ``img`` pixels, ``labels`` (n, )
@@ -102,12 +171,38 @@ class DetectorGraph(nn.Module):
             (n, ), and ``mask_probs`` (n, M, M) of each box's class.
         """
         feats = self.model.extract_feat(img)
-        proposals = self.proposals(feats, img_shape)
-        boxes, scores, labels = self.detections(feats, proposals, img_shape)
-        return (boxes, labels) + self.masks(feats, boxes, scores, labels)
+        extras = self.extras(feats)
+        proposals = self.proposals(feats, img_shape, cuts)
+        num_rois = proposals.shape[0]
+        # Box heads run with the dummy; decoding too: mmdet's decoder
+        # branches on an empty input, and n + 1 is never 0.
+        scores, boxes = self.box_predictions(feats, with_dummy(proposals),
+                                             img_shape, *extras)
+        boxes, scores, labels = self.class_nms(scores[:num_rois],
+                                               boxes[:num_rois], cuts)
+        # Class 0 for the dummy RoI.
+        mask_outputs = self.mask_predictions(
+            feats, with_dummy(boxes), torch.cat([labels,
+                                                 labels.new_zeros(1)]),
+            *extras)
+        return (boxes, labels) + self.scored_masks(scores, labels,
+                                                   *mask_outputs)
 
-    def proposals(self, feats: Tuple[Tensor], img_shape: Tensor) -> Tensor:
-        """(p, 4) RPN proposals, as ``RPNHead.predict``."""
+    def extras(self, feats: Tuple[Tensor]) -> tuple:
+        """What the heads need besides ``feats`` (nothing here; HTC: its
+        semantic features), given to :meth:`box_predictions` and
+        :meth:`mask_predictions` after their own arguments."""
+        return ()
+
+    def proposals(self,
+                  feats: Tuple[Tensor],
+                  img_shape: Tensor,
+                  cuts: Optional[dict] = None) -> Tensor:
+        """(p, 4) RPN proposals, as ``RPNHead.predict``.
+
+        Cuts recorded: ``rpn.level{i}.nms_pre`` (each level's top-k),
+        ``rpn.nms`` (see :func:`record_nms`) and ``rpn.max_per_img``
+        (after NMS)."""
         head, cfg = self.model.rpn_head, self.model.test_cfg.rpn
         nms_pre = cfg.get('nms_pre', -1)
         all_scores, all_deltas, all_anchors, levels = [], [], [], []
@@ -121,6 +216,8 @@ class DetectorGraph(nn.Module):
             scores = scores.reshape(-1)
             deltas = bbox_pred[0].permute(1, 2, 0).reshape(-1, 4)
             if nms_pre > 0:
+                record_cut(cuts, f'rpn.level{level}.nms_pre',
+                           scores.sort(descending=True)[0], nms_pre)
                 scores, inds = scores.topk(
                     torch.sym_min(nms_pre, scores.shape[0]))
                 deltas, anchors = deltas[inds], anchors[inds]
@@ -136,82 +233,85 @@ class DetectorGraph(nn.Module):
             valid = (wh > cfg.min_bbox_size).all(1)
             boxes, scores, levels = boxes[valid], scores[valid], levels[valid]
         keep = batched_nms(boxes, scores, levels, cfg.nms.iou_threshold,
-                           cfg.nms.get('class_agnostic', False))
+                           cfg.nms.get('class_agnostic', False), cuts,
+                           'rpn.nms')
+        record_cut(cuts, 'rpn.max_per_img', scores[keep], cfg.max_per_img)
         return boxes[keep[:cfg.max_per_img]]
 
-    def roi_feats(self, extractor: nn.Module, feats: Tuple[Tensor],
-                  boxes: Tensor) -> Tensor:
-        """(n, C, S, S) RoI features of ``boxes`` (n, 4), as
-        ``SingleRoIExtractor``."""
-        rois = torch.cat([boxes.new_zeros((boxes.shape[0], 1)), boxes], 1)
-        feats = feats[:extractor.num_inputs]
-        if len(feats) == 1:
-            levels = rois.new_zeros(rois.shape[0], dtype=torch.long)
-        else:
-            levels = extractor.map_roi_levels(rois, len(feats))
-        out_h, out_w = extractor.roi_layers[0].output_size
-        out = feats[0].new_zeros(
-            (rois.shape[0], extractor.out_channels, out_h, out_w))
-        for level, (feat, layer) in enumerate(zip(feats,
-                                                  extractor.roi_layers)):
-            inds = (levels == level).nonzero().reshape(-1)
-            level_feats = roi_align(feat, rois[inds], out_h, out_w,
-                                    layer.spatial_scale, layer.sampling_ratio)
-            out = out.index_put((inds, ), level_feats)
-        return out
+    def box_predictions(self, feats: Tuple[Tensor], boxes: Tensor,
+                        img_shape: Tensor) -> Tuple[Tensor, Tensor]:
+        """Class probabilities (n, C + 1) and boxes (n, R, 4) of RoIs
+        ``boxes`` (n, 4), as ``StandardRoIHead.predict_bbox`` before its
+        NMS (R: see :func:`regress`)."""
+        roi_head = self.model.roi_head
+        cls_score, bbox_pred = roi_head.bbox_head(
+            roi_feats(roi_head.bbox_roi_extractor, feats, boxes))
+        return cls_score.softmax(-1), regress(roi_head.bbox_head, boxes,
+                                              bbox_pred, img_shape)
 
-    def detections(self, feats: Tuple[Tensor], proposals: Tensor,
-                   img_shape: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        """Boxes (n, 4), scores (n, ) and labels (n, ) after the box head
-        and ``multiclass_nms``, as ``StandardRoIHead.predict_bbox``."""
-        roi_head, cfg = self.model.roi_head, self.model.test_cfg.rcnn
-        head = roi_head.bbox_head
-        num_rois = proposals.shape[0]
-        proposals = with_dummy(proposals)
-        roi_feats = self.roi_feats(roi_head.bbox_roi_extractor, feats,
-                                   proposals)
-        cls_score, bbox_pred = head(roi_feats)
-        scores = cls_score[:num_rois].softmax(-1)
-        num_reg = 1 if head.reg_class_agnostic else head.num_classes
-        # Decoded with the dummy: mmdet's decoder branches on an empty
-        # input, and n + 1 is never 0.
-        boxes = decode(head.bbox_coder,
-                       proposals.repeat_interleave(num_reg, dim=0),
-                       bbox_pred.reshape(-1, 4),
-                       img_shape).reshape(-1, num_reg, 4)[:num_rois]
-        num_classes = head.num_classes
+    def class_nms(
+            self,
+            scores: Tensor,
+            boxes: Tensor,
+            cuts: Optional[dict] = None) -> Tuple[Tensor, Tensor, Tensor]:
+        """Boxes (k, 4), scores (k, ) and labels (k, ) of ``multiclass_nms``
+        on class probabilities ``scores`` (n, C + 1) and boxes (n, R, 4).
+
+        Cuts recorded: ``rcnn.score_thr.above`` (the lowest score above
+        ``score_thr``, and it), ``rcnn.score_thr.below`` (it, and the
+        highest score at or below it), ``rcnn.nms`` and
+        ``rcnn.max_per_img`` (after NMS)."""
+        cfg = self.model.test_cfg.rcnn
+        num_rois, num_classes = scores.shape[0], scores.shape[1] - 1
         boxes = boxes.expand(num_rois, num_classes, 4).reshape(-1, 4)
         labels = torch.arange(
             num_classes, device=boxes.device).repeat(num_rois)
         scores = scores[:, :-1].reshape(-1)
         valid = scores > cfg.score_thr
+        if cuts is not None and valid.any():
+            cuts['rcnn.score_thr.above'] = (scores[valid].min().item(),
+                                            cfg.score_thr)
+        if cuts is not None and not valid.all():
+            cuts['rcnn.score_thr.below'] = (cfg.score_thr,
+                                            scores[~valid].max().item())
         boxes, scores, labels = boxes[valid], scores[valid], labels[valid]
         keep = batched_nms(boxes, scores, labels, cfg.nms.iou_threshold,
-                           cfg.nms.get('class_agnostic', False))
+                           cfg.nms.get('class_agnostic', False), cuts,
+                           'rcnn.nms')
+        record_cut(cuts, 'rcnn.max_per_img', scores[keep], cfg.max_per_img)
         keep = keep[:cfg.max_per_img]
         return boxes[keep], scores[keep], labels[keep]
 
-    def masks(self, feats: Tuple[Tensor], boxes: Tensor, scores: Tensor,
-              labels: Tensor) -> Tuple[Tensor, ...]:
-        """``scores`` (n, ), then, with a MaskIoU head, ``mask_scores``
-        (n, ), and ``mask_probs`` (n, M, M), as ``predict_mask``."""
+    def mask_predictions(self, feats: Tuple[Tensor], boxes: Tensor,
+                         labels: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Of boxes (n, 4) of classes ``labels`` (n, ): the mask
+        probabilities (n, M, M) of each box's class, and the MaskIoU
+        head's inputs, RoI features (n, F, S, S) and mask logits
+        (n, M, M), as ``MaskScoringRoIHead.predict_mask``."""
         roi_head = self.model.roi_head
-        mask_feats = self.roi_feats(roi_head.mask_roi_extractor, feats,
-                                    with_dummy(boxes))
+        mask_feats = roi_feats(roi_head.mask_roi_extractor, feats, boxes)
         mask_preds = roi_head.mask_head(mask_feats)
-        # Class 0 for the dummy RoI.
-        labels = torch.cat([labels, labels.new_zeros(1)])
         inds = torch.arange(labels.shape[0], device=labels.device)
-        num = boxes.shape[0]
         mask_classes = labels * 0 if roi_head.mask_head.class_agnostic \
             else labels
-        mask_probs = mask_preds[inds, mask_classes][:num].sigmoid()
+        return (mask_preds[inds, mask_classes].sigmoid(), mask_feats,
+                mask_preds[inds, labels])
+
+    def scored_masks(self, scores: Tensor, labels: Tensor, mask_probs: Tensor,
+                     iou_feats: Tensor,
+                     iou_logits: Tensor) -> Tuple[Tensor, ...]:
+        """``scores`` (n, ), with a MaskIoU head ``mask_scores`` (n, ), and
+        ``mask_probs`` (n, M, M), of n detections from the outputs of
+        :meth:`mask_predictions` for n + 1 RoIs (the last, dummy one
+        dropped)."""
+        num = scores.shape[0]
+        mask_probs = mask_probs[:num]
         if not self.with_mask_iou:
             return scores, mask_probs
-        iou_head = roi_head.mask_iou_head
-        # The MaskIoU head scores the mask of each box's class.
-        ious = iou_head(mask_feats, mask_preds[inds, labels])
-        mask_scores = scores * ious[inds, labels][:num].clamp(0, 1)
+        iou_head = self.model.roi_head.mask_iou_head
+        ious = iou_head(iou_feats, iou_logits)[:num]
+        inds = torch.arange(num, device=labels.device)
+        mask_scores = iou_head.mask_scores(scores, ious[inds, labels])
         if iou_head.overwrite_scores:
             scores = mask_scores
         return scores, mask_scores, mask_probs

@@ -1,52 +1,113 @@
-"""Which detectors :class:`~ms_rcnn.deploy.graph.DetectorGraph` exports.
+"""Which detectors the ONNX export handles.
 
-The graph reproduces mmdet's test path of these components exactly; any
-other would be exported with the wrong semantics, so it is refused with
-its name in the config.
+A graph (:class:`~ms_rcnn.deploy.graph.DetectorGraph` or a subclass)
+reproduces mmdet's test path of exactly these components; any other would
+be exported with the wrong semantics, so it is refused naming the
+component by its configured path and the classes by their qualified
+names. Graphs register for the exact RoI head classes they reproduce with
+:func:`register_graph`; :func:`build_graph` picks the model's.
 """
+from typing import Callable, Dict, Iterable
+
 from mmcv.ops import RoIAlign
 from mmdet.models.dense_heads import RPNHead
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.models.roi_heads import (BBoxHead, ConvFCBBoxHead, FCNMaskHead,
                                     Shared2FCBBoxHead, Shared4Conv1FCBBoxHead,
-                                    SingleRoIExtractor, StandardRoIHead)
+                                    SingleRoIExtractor)
 from mmdet.models.task_modules import AnchorGenerator, DeltaXYWHBBoxCoder
+from torch import nn
 
-from ms_rcnn.models.roi_heads import MaskIoUHead, MaskScoringRoIHead
+from ms_rcnn.models.roi_heads import MaskIoUHead
 
 # Exact classes: a subclass may change what its forward or its test path
 # computes.
-SUPPORTED = {
-    'rpn_head': (RPNHead, ),
-    'rpn_head.prior_generator': (AnchorGenerator, ),
-    'rpn_head.bbox_coder': (DeltaXYWHBBoxCoder, ),
-    'roi_head': (StandardRoIHead, MaskScoringRoIHead),
-    'roi_head.bbox_roi_extractor': (SingleRoIExtractor, ),
-    'roi_head.bbox_head': (BBoxHead, ConvFCBBoxHead, Shared2FCBBoxHead,
-                           Shared4Conv1FCBBoxHead),
-    'roi_head.bbox_head.bbox_coder': (DeltaXYWHBBoxCoder, ),
-    'roi_head.mask_roi_extractor': (SingleRoIExtractor, ),
-    'roi_head.mask_head': (FCNMaskHead, ),
-    'roi_head.mask_iou_head': (MaskIoUHead, ),
-}
+BBOX_HEADS = (BBoxHead, ConvFCBBoxHead, Shared2FCBBoxHead,
+              Shared4Conv1FCBBoxHead)
+# RoI head class -> the graph class that reproduces it.
+GRAPHS: Dict[type, type] = {}
 
 
 class UnsupportedModelError(ValueError):
     """A component of the model that the ONNX export does not handle."""
 
 
-def _component(model, path):
-    obj = model
-    for name in path.split('.'):
-        obj = getattr(obj, name, None)
-    return obj
+def qualified_name(cls: type) -> str:
+    """``package.module.Class``: two classes of one name (mmdet's and
+    ms_rcnn's ``MaskScoringRoIHead``) told apart."""
+    return f'{cls.__module__}.{cls.__qualname__}'
 
 
-def _names(classes):
-    return ', '.join(cls.__name__ for cls in classes)
+def _names(classes: Iterable[type]) -> str:
+    return ', '.join(qualified_name(cls) for cls in classes)
 
 
-def _check_nms(cfg, where):
+def register_graph(*roi_heads: type) -> Callable[[type], type]:
+    """Class decorator: the graph reproduces models whose ``roi_head`` is
+    one of ``roi_heads`` (exact classes)."""
+
+    def register(graph_cls: type) -> type:
+        for roi_head in roi_heads:
+            GRAPHS[roi_head] = graph_cls
+        return graph_cls
+
+    return register
+
+
+def build_graph(model: nn.Module) -> nn.Module:
+    """The registered graph of ``model``'s RoI head, built on ``model``.
+
+    Raises:
+        UnsupportedModelError: No graph reproduces the model (its RoI head
+            and the handled ones named), or the graph's own check fails.
+    """
+    if not isinstance(model, TwoStageDetector):
+        raise UnsupportedModelError(
+            f'ONNX export: the detector is {qualified_name(type(model))}; '
+            'only two-stage detectors with masks are exported')
+    roi_head = getattr(model, 'roi_head', None)
+    graph_cls = GRAPHS.get(type(roi_head))
+    if graph_cls is None:
+        raise UnsupportedModelError(
+            f'ONNX export: model.roi_head is '
+            f'{qualified_name(type(roi_head))}; the export handles '
+            f'{_names(GRAPHS)}')
+    return graph_cls(model)
+
+
+def check_class(obj, where: str, classes: Iterable[type]) -> None:
+    """Raise unless ``obj``'s class is one of ``classes`` (exactly)."""
+    if type(obj) not in classes:
+        raise UnsupportedModelError(
+            f'ONNX export: {where} is {qualified_name(type(obj))}; the '
+            f'export handles {_names(classes)}')
+
+
+def check_bbox_head(head: nn.Module, where: str) -> None:
+    """A box head of mmdet's FC/conv family with delta boxes and a softmax
+    classifier."""
+    check_class(head, where, BBOX_HEADS)
+    check_class(head.bbox_coder, f'{where}.bbox_coder',
+                (DeltaXYWHBBoxCoder, ))
+    if head.custom_cls_channels or not head.with_reg:
+        raise UnsupportedModelError(
+            f'ONNX export: {where} needs a softmax classifier and a box '
+            'regressor')
+
+
+def check_roi_extractor(extractor: nn.Module, where: str) -> None:
+    """A ``SingleRoIExtractor`` of aligned average ``RoIAlign``."""
+    check_class(extractor, where, (SingleRoIExtractor, ))
+    for layer in extractor.roi_layers:
+        if (type(layer) is not RoIAlign or not layer.aligned
+                or layer.pool_mode != 'avg' or layer.use_torchvision):
+            raise UnsupportedModelError(
+                f'ONNX export: {where}.roi_layer must be mmcv\'s '
+                'RoIAlign with aligned=True and pool_mode=\'avg\'')
+
+
+def check_nms(cfg, where: str) -> None:
+    """mmcv's ``nms`` without options the graph does not reproduce."""
     nms_type = cfg.nms.get('type', 'nms')
     if nms_type != 'nms':
         raise UnsupportedModelError(
@@ -60,9 +121,21 @@ def _check_nms(cfg, where):
             f'handle: {sorted(unknown)}')
 
 
-def check_supported(model) -> None:
+def check_rpn(model: nn.Module) -> None:
+    """An ``RPNHead`` with anchors and delta boxes, and its test NMS."""
+    head = model.rpn_head
+    check_class(head, 'model.rpn_head', (RPNHead, ))
+    check_class(head.prior_generator, 'model.rpn_head.prior_generator',
+                (AnchorGenerator, ))
+    check_class(head.bbox_coder, 'model.rpn_head.bbox_coder',
+                (DeltaXYWHBBoxCoder, ))
+    check_nms(model.test_cfg.rpn, 'test_cfg.rpn')
+
+
+def check_supported(model: nn.Module) -> None:
     """Raise :class:`UnsupportedModelError` naming the first component of
-    ``model`` that the export does not handle.
+    ``model`` that :class:`~ms_rcnn.deploy.graph.DetectorGraph` does not
+    handle.
 
     Handled: two-stage detectors with an ``RPNHead`` (anchors, delta
     boxes), a ``StandardRoIHead`` or ms_rcnn's ``MaskScoringRoIHead`` with
@@ -71,36 +144,22 @@ def check_supported(model) -> None:
     ``FCNMaskHead`` and ms_rcnn's ``MaskIoUHead``; any backbone and neck
     that ``torch.export`` traces; NMS of type ``'nms'``.
     """
-    if not isinstance(model, TwoStageDetector):
-        raise UnsupportedModelError(
-            f'ONNX export: the detector is {type(model).__name__}; only '
-            'two-stage detectors (Mask R-CNN, MS R-CNN) are exported')
     roi_head = getattr(model, 'roi_head', None)
     if roi_head is None or not roi_head.with_mask:
         raise UnsupportedModelError(
             'ONNX export: the model has no roi_head with a mask head')
     if roi_head.with_shared_head:
         raise UnsupportedModelError(
-            'ONNX export: roi_head.shared_head is not handled')
-    for path, classes in SUPPORTED.items():
-        obj = _component(model, path)
-        if obj is None and path == 'roi_head.mask_iou_head':
-            continue
-        if type(obj) not in classes:
-            raise UnsupportedModelError(
-                f'ONNX export: model.{path} is {type(obj).__name__}; the '
-                f'export handles {_names(classes)}')
-    bbox_head = roi_head.bbox_head
-    if bbox_head.custom_cls_channels or not bbox_head.with_reg:
-        raise UnsupportedModelError(
-            'ONNX export: model.roi_head.bbox_head needs a softmax '
-            'classifier and a box regressor')
-    for path in ('roi_head.bbox_roi_extractor', 'roi_head.mask_roi_extractor'):
-        for layer in _component(model, path).roi_layers:
-            if (type(layer) is not RoIAlign or not layer.aligned
-                    or layer.pool_mode != 'avg' or layer.use_torchvision):
-                raise UnsupportedModelError(
-                    f'ONNX export: model.{path}.roi_layer must be mmcv\'s '
-                    'RoIAlign with aligned=True and pool_mode=\'avg\'')
-    _check_nms(model.test_cfg.rpn, 'test_cfg.rpn')
-    _check_nms(model.test_cfg.rcnn, 'test_cfg.rcnn')
+            'ONNX export: model.roi_head.shared_head is not handled')
+    check_rpn(model)
+    check_roi_extractor(roi_head.bbox_roi_extractor,
+                        'model.roi_head.bbox_roi_extractor')
+    check_bbox_head(roi_head.bbox_head, 'model.roi_head.bbox_head')
+    check_roi_extractor(roi_head.mask_roi_extractor,
+                        'model.roi_head.mask_roi_extractor')
+    check_class(roi_head.mask_head, 'model.roi_head.mask_head',
+                (FCNMaskHead, ))
+    if hasattr(roi_head, 'mask_iou_head'):
+        check_class(roi_head.mask_iou_head, 'model.roi_head.mask_iou_head',
+                    (MaskIoUHead, ))
+    check_nms(model.test_cfg.rcnn, 'test_cfg.rcnn')

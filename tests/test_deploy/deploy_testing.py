@@ -40,10 +40,6 @@ def random_model(name='ms-rcnn_quickstart.py'):
 @pytest.fixture(scope='session')
 def ms_export(tmp_path_factory):
     """(model, path of its export) of the MS R-CNN quick start."""
-    pytest.importorskip(
-        'onnxruntime',
-        reason='the deploy tests need onnxruntime: pip install '
-        '"ms_rcnn[deploy]"')
     from ms_rcnn.deploy import export_model
     model = random_model()
     path = str(tmp_path_factory.mktemp('deploy') / 'ms-rcnn.onnx')

@@ -2,14 +2,10 @@
 RoiAlign / NonMaxSuppression) give the same results, thin RoIs, ties and
 empty inputs included."""
 import numpy as np
-import pytest
+import onnxruntime as ort
 import torch
 
-ort = pytest.importorskip(
-    'onnxruntime', reason='the ONNX export needs onnxruntime: pip install '
-    '"ms_rcnn[deploy]"')
-
-from ms_rcnn.deploy.ops import ONNX_TRANSLATIONS, nms, roi_align  # noqa
+from ms_rcnn.deploy.ops import ONNX_TRANSLATIONS, nms, roi_align
 
 
 class RoIAlign(torch.nn.Module):

@@ -1,12 +1,14 @@
-"""check_supported: a component the export does not handle is refused by
-its name; every shipped config's model is handled."""
+"""build_graph and check_supported: a component the export does not handle
+is refused by its configured path, classes by their qualified names; every
+shipped config's model is handled."""
 import glob
 
 import pytest
 import torch
 
 from ms_rcnn.deploy import UnsupportedModelError, build_model, load_config
-from ms_rcnn.deploy.support import check_supported
+from ms_rcnn.deploy.graph import DetectorGraph
+from ms_rcnn.deploy.support import build_graph
 from ms_rcnn.registry import MODELS
 
 from deploy_testing import QUICKSTART, ROOT
@@ -35,7 +37,7 @@ def test_every_shipped_config_is_handled(torchvision_stub):  # noqa: F811
         except RuntimeError:
             # ConvNeXt reads its drop-path rates with .item().
             model = MODELS.build(cfg.model)
-        check_supported(model)
+        assert type(build_graph(model)) is DetectorGraph
 
 
 def use_mmdet_ms_heads(model_cfg):
@@ -57,14 +59,18 @@ def drop_mask_heads(model_cfg):
 
 
 @pytest.mark.parametrize('edit, message', [
+    # mmdet's and ms_rcnn's MaskScoringRoIHead told apart.
     (use_mmdet_ms_heads,
-     'model.roi_head is MaskScoringRoIHead; the export handles '
-     'StandardRoIHead, MaskScoringRoIHead'),
+     r'model.roi_head is mmdet\.models\.roi_heads\.mask_scoring_roi_head\.'
+     r'MaskScoringRoIHead; the export handles .*ms_rcnn\.models\.'
+     r'roi_heads\.mask_scoring_roi_head\.MaskScoringRoIHead'),
     (lambda m: m.roi_head.mask_head.update(type='HTCMaskHead'),
-     'model.roi_head.mask_head is HTCMaskHead; the export handles '
-     'FCNMaskHead'),
+     r'model.roi_head.mask_head is mmdet\.models\.roi_heads\.mask_heads\.'
+     r'htc_mask_head\.HTCMaskHead; the export handles mmdet\.models\.'
+     r'roi_heads\.mask_heads\.fcn_mask_head\.FCNMaskHead$'),
     (lambda m: m.rpn_head.bbox_coder.update(type='DeltaXYWHBBoxCoderForGLIP'),
-     'model.rpn_head.bbox_coder is DeltaXYWHBBoxCoderForGLIP'),
+     r'model.rpn_head.bbox_coder is mmdet\.models\.task_modules\.coders\.'
+     r'delta_xywh_bbox_coder\.DeltaXYWHBBoxCoderForGLIP'),
     (drop_mask_heads,
      'no roi_head with a mask head'),
     (lambda m: m.roi_head.mask_roi_extractor.roi_layer.update(aligned=False),
@@ -81,13 +87,11 @@ def test_unhandled_component_is_named(edit, message):
     edit(cfg.model)
     model = build_model(cfg)
     with pytest.raises(UnsupportedModelError, match=message):
-        check_supported(model)
+        build_graph(model)
 
 
-def test_cascade_project_model_is_refused_by_its_roi_head():
-    path = ROOT / 'projects' / 'cascade_ms_rcnn' / 'configs' / \
-        'cascade-ms-rcnn_quickstart.py'
-    model = build_model(str(path))
+def test_model_that_is_not_two_stage_is_refused_by_its_class():
     with pytest.raises(UnsupportedModelError,
-                       match='model.roi_head is CascadeMaskScoringRoIHead'):
-        check_supported(model)
+                       match=r'the detector is torch\.nn\.modules\.linear\.'
+                       r'Linear; only two-stage'):
+        build_graph(torch.nn.Linear(1, 1))

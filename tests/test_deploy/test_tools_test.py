@@ -44,3 +44,18 @@ def test_onnx_file_gives_the_checkpoints_metrics(ms_export, tiny_shapes,
     assert {k: v for k, v in metrics[1].items() if k.startswith('coco/')} \
         == {k: v for k, v in metrics[0].items() if k.startswith('coco/')}
     assert metrics[1] == pytest.approx(metrics[0], abs=1e-4, nan_ok=True)
+
+
+def test_options_that_the_export_froze_are_refused(ms_export, tiny_shapes,
+                                                   tmp_path):
+    # The detector gets the config with the options applied: score_thr is
+    # in the graph, so the file does not fit it.
+    data_root = tiny_shapes['data_root'].rstrip('/') + '/'
+    with pytest.raises(ValueError, match=r'model.test_cfg.rcnn.score_thr: '
+                       r'0.05 in the file, 0.5 in the config'):
+        load_tool().main([
+            CONFIG, ms_export[1], '--work-dir',
+            str(tmp_path), '--cfg-options',
+            f'test_dataloader.dataset.data_root={data_root}',
+            'model.test_cfg.rcnn.score_thr=0.5'
+        ])

@@ -1,10 +1,13 @@
 """largest_differences on hand-made detections: paired by label and
-closest box, each difference measured and judged."""
+closest box, each difference measured and judged, nothing compared never
+within tolerances; tie_report on hand-made cuts."""
+import pytest
 import torch
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
 from ms_rcnn.deploy import largest_differences
+from ms_rcnn.deploy.verify import tie_report
 
 
 def sample(boxes, labels, scores, masks, mask_scores=None):
@@ -30,7 +33,7 @@ def test_identical_detections_differ_by_zero():
     assert out == dict(images=1, detections=2, count_mismatches=0,
                        unmatched=0, max_box_diff=0.,
                        max_score_diff=0., max_mask_score_diff=0.,
-                       min_mask_iou=1., within_tolerances=True)
+                       min_mask_iou=1., differing=[], within_tolerances=True)
 
 
 def test_detections_in_another_order_are_paired():
@@ -60,4 +63,48 @@ def test_each_difference_is_measured_and_judged():
     assert abs(out['max_score_diff'] - 0.25) < 1e-6
     assert out['max_mask_score_diff'] == 0.
     assert abs(out['min_mask_iou'] - 4 / 6) < 1e-6
+    assert out['differing'] == [0, 1]
     assert out['within_tolerances'] is False
+
+
+def test_only_the_differing_image_is_listed():
+    same = sample(BOXES, [0, 1], [0.9, 0.5], [LEFT, RIGHT], [0.4, 0.3])
+    # The second image's first score is off by 2e-4, twice the tolerance.
+    off = sample(BOXES, [0, 1], [0.9002, 0.5], [LEFT, RIGHT], [0.4, 0.3])
+    out = largest_differences([same, same], [same, off])
+    assert out['differing'] == [1]
+    assert abs(out['max_score_diff'] - 2e-4) < 1e-6
+    assert out['within_tolerances'] is False
+
+
+def test_no_detection_anywhere_is_not_within_tolerances():
+    empty = [sample([], [], [], []), sample([], [], [], [])]
+    out = largest_differences(empty, empty)
+    assert out['detections'] == 0 and out['differing'] == []
+    assert out['max_score_diff'] is None
+    assert out['within_tolerances'] is False
+
+
+@pytest.mark.parametrize('cuts, ties, verdict', [
+    # The finest level's 1000th and 1001st objectness 7e-6 apart.
+    ({'rpn.level0.nms_pre': (0.6534, 0.653393),
+      'rcnn.max_per_img': (0.30, 0.29)},
+     ['rpn.level0.nms_pre'], 'tie at a top-k cut'),
+    ({'rcnn.score_thr.above': (0.050005, 0.05),
+      'rcnn.max_per_img': (0.30, 0.29)},
+     ['rcnn.score_thr.above'], 'tie at score_thr'),
+    # A suppressed box 1e-6 below the box that suppressed it.
+    ({'rpn.nms': (0.700001, 0.7), 'rcnn.score_thr.below': (0.05, 0.049999)},
+     ['rcnn.score_thr.below', 'rpn.nms'], 'tie in NMS'),
+    # 5e-5 apart: above float rounding (2e-5), if within the score
+    # tolerance (1e-4).
+    ({'rpn.max_per_img': (0.80005, 0.8), 'rpn.level1.nms_pre': (0.5, 0.4)},
+     [], 'no tie at a cut'),
+])
+def test_tie_report_names_cuts_closer_than_float_rounding(
+        cuts, ties, verdict):
+    report = tie_report(cuts)
+    assert report['cuts'] == cuts
+    assert report['ties'] == ties and report['verdict'] == verdict
+    for name, (kept, dropped) in cuts.items():
+        assert report['gaps'][name] == kept - dropped

@@ -1,0 +1,32 @@
+"""OnnxMaskScoringDetector is found as ms_rcnn's other models are: by
+register_all_modules, and as ``ms_rcnn.OnnxMaskScoringDetector`` from
+mmdet's scope (through the registry's locations, nothing imported by
+hand)."""
+import subprocess
+import sys
+
+from deploy_testing import ROOT
+
+
+def run(code):
+    return subprocess.run([sys.executable, '-c', code], cwd=ROOT,
+                          capture_output=True, text=True,
+                          check=True).stdout.split()
+
+
+def test_register_all_modules_registers_the_detector():
+    assert run('import ms_rcnn\n'
+               'from ms_rcnn.registry import MODELS\n'
+               'ms_rcnn.register_all_modules()\n'
+               'print("OnnxMaskScoringDetector" in MODELS.module_dict)\n'
+               ) == ['True']
+
+
+def test_detector_resolves_by_its_scoped_name_under_mmdet():
+    assert run('from mmdet.registry import MODELS\n'
+               'from mmdet.utils import register_all_modules\n'
+               'import ms_rcnn.registry\n'
+               'register_all_modules(init_default_scope=True)\n'
+               'cls = MODELS.get("ms_rcnn.OnnxMaskScoringDetector")\n'
+               'print(cls.__module__, cls.__name__)\n'
+               ) == ['ms_rcnn.deploy.detector', 'OnnxMaskScoringDetector']
