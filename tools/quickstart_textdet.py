@@ -48,6 +48,7 @@ SUMMARY_KEYS = {
     'best_score_thr': 'icdar/best_score_thr',
     'hmean_by_class_score': 'icdar/hmean_cls',
     'segm_mAP': 'coco/segm_mAP',
+    'bbox_mAP': 'coco/bbox_mAP',
 }
 # The same predictions thresholded by each ranking of HmeanIoUMetric, over
 # the protocol's thresholds and over the sweep that reaches 0.99 (_wide).
@@ -82,8 +83,8 @@ def convert(kind, raw_dir):
 def load_config(path, raw_dir, kind, work_dir, seed, epochs=None):
     """A text quick-start config reading the converted set in ``raw_dir``,
     evaluated by hmean ranked by the model's score (the mask score for MS
-    R-CNN) and by each of HmeanIoUMetric's rankings (``icdar/``), by segm
-    mAP (``coco/``) and by the mask score's headroom and correlations
+    R-CNN) and by each of HmeanIoUMetric's rankings (``icdar/``), by bbox
+    and segm mAP (``coco/``) and by the mask score's headroom and correlations
     (``calib/``); otherwise as the shapes task's ``load_config``, the cosine
     decay ending with a shorter schedule."""
     cfg = Config.fromfile(path)
@@ -94,7 +95,7 @@ def load_config(path, raw_dir, kind, work_dir, seed, epochs=None):
     ann_file = f'{root}{kind}_test.json'
     cfg.val_evaluator = [
         dict(cfg.val_evaluator, ann_file=ann_file, rankings=RANKINGS),
-        dict(type='CocoMetric', ann_file=ann_file, metric='segm'),
+        dict(type='CocoMetric', ann_file=ann_file, metric=['bbox', 'segm']),
         dict(type='MaskIoUCalibrationMetric', ann_file=ann_file)
     ]
     cfg.test_evaluator = cfg.val_evaluator

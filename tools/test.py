@@ -6,7 +6,9 @@
 A CHECKPOINT ending in ``.onnx`` (written by
 ``tools/deployment/pytorch2onnx.py`` from CONFIG) is evaluated with
 onnxruntime instead of PyTorch, through the same dataloader, metrics and
-drawing; ``--cfg-options`` that change what the export froze are refused.
+drawing; ``--cfg-options`` that change what the export froze, or that set
+a model key that the file does not record (e.g. ``model.backbone.depth``),
+are refused.
 """
 import argparse
 
@@ -40,13 +42,16 @@ def build_cfg(args) -> Config:
     cfg = load_tool_config(args)
     cfg.load_from = args.checkpoint
     if args.checkpoint.endswith('.onnx'):
-        # Registers OnnxMaskScoringDetector; needs onnxruntime only then.
-        import ms_rcnn.deploy  # noqa: F401
+        # Registers OnnxMaskScoringDetector (onnxruntime is imported when
+        # it is built).
+        import ms_rcnn.deploy.detector  # noqa: F401
         # The detector merges --cfg-options into the config as above:
-        # options that act after the graph (mask_thr_binary, mask2polygon)
-        # apply, and those that the export froze (score_thr, NMS,
-        # normalisation, ...) are refused, naming the setting and both
-        # values. (A Config object here would not print in the log.)
+        # options that act outside the graph (the data preprocessor,
+        # mask_thr_binary, mask2polygon) apply; those that the export froze
+        # (score_thr, NMS, normalisation, ...) are refused, naming the
+        # setting and both values, and model options that the file does
+        # not record (the backbone's depth, ...) are refused by name.
+        # (A Config object here would not print in the log.)
         cfg.model = dict(
             type='OnnxMaskScoringDetector',
             onnx_file=args.checkpoint,

@@ -8,23 +8,45 @@
 The export needs ``onnx`` and ``onnxscript``, the detector ``onnxruntime``
 (``pip install "ms_rcnn[deploy]"``); each is imported where it is used.
 
-Importing this package registers :class:`OnnxMaskScoringDetector` in
-ms_rcnn's ``MODELS``, :class:`~.graph.DetectorGraph` as the graph of
-``StandardRoIHead`` and ``MaskScoringRoIHead`` (:func:`register_graph`),
-and the torch ops ``ms_rcnn::roi_align`` and ``ms_rcnn::nms``
-(:mod:`.ops`); it imports neither onnx, onnxruntime nor ``mmdet.apis``.
+Importing this package imports none of its modules: each name below loads
+its own module when it is first looked up (``register_all_modules``
+imports only :mod:`.detector`, which registers
+:class:`OnnxMaskScoringDetector` in ms_rcnn's ``MODELS``, with
+:mod:`.settings`). :mod:`.graph` registers :class:`~.graph.DetectorGraph`
+for ``StandardRoIHead`` and ``MaskScoringRoIHead`` when it is imported,
+which :func:`~.support.build_graph` does; the torch ops
+``ms_rcnn::roi_align`` and ``ms_rcnn::nms`` (:mod:`.ops`) are registered
+when a graph first runs or an export starts.
 """
-from .detector import OnnxMaskScoringDetector
-from .export import build_model, export_model, export_onnx
-from .graph import DetectorGraph
-from .quantize import quantize_int8
-from .settings import INPUTS, OUTPUTS, load_config, output_names
-from .support import UnsupportedModelError, check_supported, register_graph
-from .verify import largest_differences
+import importlib
 
-__all__ = [
-    'DetectorGraph', 'INPUTS', 'OUTPUTS', 'OnnxMaskScoringDetector',
-    'UnsupportedModelError', 'build_model', 'check_supported',
-    'export_model', 'export_onnx', 'largest_differences', 'load_config',
-    'output_names', 'quantize_int8', 'register_graph'
-]
+# Public name -> the module of this package that defines it.
+_MODULES = {
+    'OnnxMaskScoringDetector': 'detector',
+    'build_model': 'export',
+    'export_model': 'export',
+    'export_onnx': 'export',
+    'DetectorGraph': 'graph',
+    'quantize_int8': 'quantize',
+    'INPUTS': 'settings',
+    'OUTPUTS': 'settings',
+    'load_config': 'settings',
+    'output_names': 'settings',
+    'UnsupportedModelError': 'support',
+    'check_supported': 'support',
+    'register_graph': 'support',
+    'largest_differences': 'verify',
+}
+
+__all__ = sorted(_MODULES)
+
+
+def __getattr__(name: str):
+    if name not in _MODULES:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    module = importlib.import_module(f'{__name__}.{_MODULES[name]}')
+    return getattr(module, name)
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_MODULES))

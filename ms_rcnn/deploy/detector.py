@@ -32,10 +32,15 @@ from .settings import (INPUTS, SETTINGS_KEY, check_settings, load_config,
                        output_names)
 
 
-def check_fits(session, onnx_file: str, cfg: Config, config_name: str):
+def check_fits(session,
+               onnx_file: str,
+               cfg: Config,
+               config_name: str,
+               cfg_options: Optional[dict] = None):
     """Raise ValueError if the session's file is not an export of a model
-    like ``cfg``'s: other inputs or outputs, or settings that the export
-    froze otherwise than ``cfg`` has them (see
+    like ``cfg``'s: other inputs or outputs, settings that the export
+    froze otherwise than ``cfg`` has them, or ``cfg_options`` of the model
+    that the file does not record (see
     :func:`ms_rcnn.deploy.settings.check_settings`)."""
     inputs = tuple(i.name for i in session.get_inputs())
     outputs = tuple(o.name for o in session.get_outputs())
@@ -48,7 +53,8 @@ def check_fits(session, onnx_file: str, cfg: Config, config_name: str):
             f'{onnx_file} does not fit {config_name}: its outputs are '
             f'{list(outputs)}, the config\'s model gives {list(expected)}')
     meta = session.get_modelmeta().custom_metadata_map
-    check_settings(meta.get(SETTINGS_KEY), cfg, onnx_file, config_name)
+    check_settings(meta.get(SETTINGS_KEY), cfg, onnx_file, config_name,
+                   cfg_options)
 
 
 @MODELS.register_module()
@@ -69,6 +75,9 @@ class OnnxMaskScoringDetector(BaseModel):
     the export froze (preprocessing, ``test_cfg`` but for
     ``mask_thr_binary`` and ``mask2polygon``, classes) as the config has
     them; otherwise ValueError names each differing key with both values.
+    ``cfg_options`` that change the model where the file records nothing
+    (e.g. ``model.backbone.depth``) are refused by name: the graph would
+    ignore them.
 
     Args:
         onnx_file (str): A file written by :func:`ms_rcnn.deploy.export_onnx`
@@ -111,7 +120,7 @@ class OnnxMaskScoringDetector(BaseModel):
         if cfg_options:
             config_name += ' with ' + ' '.join(
                 f'{key}={value}' for key, value in cfg_options.items())
-        check_fits(self.session, onnx_file, cfg, config_name)
+        check_fits(self.session, onnx_file, cfg, config_name, cfg_options)
         self.cfg = cfg  # mmdet's inference_detector reads the pipeline
         self.test_cfg = cfg.model.test_cfg.rcnn
         self.output_names = output_names(cfg.model)

@@ -18,7 +18,6 @@ from mmengine.logging import MMLogger
 from mmengine.runner import load_checkpoint
 
 from ms_rcnn.registry import MODELS
-from .ops import ONNX_TRANSLATIONS
 from .settings import (INPUTS, SETTINGS_KEY, load_config, output_names,
                        settings)
 from .support import build_graph
@@ -83,6 +82,8 @@ def export_model(model: torch.nn.Module,
         raise ValueError('ONNX export: the model has no config as model.cfg '
                          '(build it with ms_rcnn.deploy.build_model or '
                          'mmdet.apis.init_detector)')
+    # Registers the torch ops that the graph calls (see ms_rcnn.deploy).
+    from .ops import ONNX_TRANSLATIONS
     graph = build_graph(model).eval()
     height, width = shape
     img = torch.zeros(1, 3, height, width)

@@ -45,7 +45,6 @@ from torch import Tensor
 
 from ms_rcnn.models.roi_heads import MaskScoringRoIHead
 from .cuts import record_cut, record_nms
-from .ops import nms, roi_align
 from .support import check_supported, register_graph
 
 
@@ -72,6 +71,7 @@ def batched_nms(boxes: Tensor,
     Returns:
         Tensor: (k, ) int64.
     """
+    from .ops import nms  # see roi_feats
     if not class_agnostic:
         # mmcv's offsets, the same floats. -inf only makes the max of no
         # boxes defined; it never wins against a real coordinate.
@@ -108,6 +108,10 @@ def roi_feats(extractor: nn.Module, feats: Tuple[Tensor],
               boxes: Tensor) -> Tensor:
     """(n, C, S, S) RoI features of ``boxes`` (n, 4), as
     ``SingleRoIExtractor`` (each box on the level of its size)."""
+    # Importing .ops registers ms_rcnn::roi_align and ms_rcnn::nms with
+    # torch: done when a graph first runs, not when a graph class is
+    # defined (the cascade project defines its graph at its import).
+    from .ops import roi_align
     rois = torch.cat([boxes.new_zeros((boxes.shape[0], 1)), boxes], 1)
     feats = feats[:extractor.num_inputs]
     if len(feats) == 1:

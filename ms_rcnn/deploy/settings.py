@@ -14,10 +14,12 @@ disagrees, naming each key and both values.
 
 ``model.test_cfg.rcnn.mask_thr_binary`` and ``mask2polygon`` are recorded
 too but not compared: they act after the graph (the mask paste, the
-polygons), where the config's values apply.
+polygons), where the config's values apply. Options given with the config
+(``--cfg-options``) are refused when they change the model (``model.*``)
+where the file records nothing: the graph would ignore them.
 """
 import json
-from typing import Optional, Union
+from typing import Iterator, Optional, Tuple, Union
 
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import init_default_scope
@@ -30,6 +32,9 @@ PREPROCESSOR_KEYS = ('mean', 'std', 'bgr_to_rgb', 'pad_size_divisor')
 # Applied by the detector after the graph, from the config it is given.
 AFTER_GRAPH = ('model.test_cfg.rcnn.mask_thr_binary',
                'model.test_cfg.rcnn.mask2polygon')
+# Built by the detector before the graph, from the config it is given: an
+# option under it applies (and must still match the recorded keys).
+BEFORE_GRAPH = ('model.data_preprocessor', )
 
 
 def load_config(config: Union[str, Config]) -> Config:
@@ -51,13 +56,19 @@ def output_names(model_cfg: ConfigDict) -> tuple:
     return tuple(name for name in OUTPUTS if name != 'mask_scores')
 
 
-def _flat(prefix: str, value, out: dict) -> dict:
+def _leaves(prefix: str, value) -> Iterator[Tuple[str, object]]:
+    """(dotted key, value) of each non-dict value inside ``value``."""
     if isinstance(value, dict):
         for key, item in value.items():
-            _flat(f'{prefix}.{key}', item, out)
+            yield from _leaves(f'{prefix}.{key}', item)
     else:
+        yield prefix, value
+
+
+def _flat(prefix: str, value, out: dict) -> dict:
+    for key, item in _leaves(prefix, value):
         # JSON's view of the value: tuples are lists, 1 == 1.0.
-        out[prefix] = json.loads(json.dumps(value))
+        out[key] = json.loads(json.dumps(item))
     return out
 
 
@@ -110,21 +121,44 @@ def settings(cfg: Config, test_cfg: Optional[ConfigDict] = None) -> dict:
     return out
 
 
+def _under(key: str, prefixes: tuple) -> bool:
+    return any(key == k or key.startswith(k + '.') for k in prefixes)
+
+
 def _after_graph(key: str) -> bool:
-    return any(key == k or key.startswith(k + '.') for k in AFTER_GRAPH)
+    return _under(key, AFTER_GRAPH)
 
 
-def check_settings(recorded: Optional[str], cfg: Config, onnx_file: str,
-                   config_name: str) -> None:
+def check_settings(recorded: Optional[str],
+                   cfg: Config,
+                   onnx_file: str,
+                   config_name: str,
+                   cfg_options: Optional[dict] = None) -> None:
     """Raise ValueError naming every setting in which ``cfg`` differs from
     the one recorded in the file (``recorded``: the JSON of
-    :func:`settings`, None when the file has none)."""
+    :func:`settings`, None when the file has none), or every option of
+    ``cfg_options`` (merged into ``cfg``) that sets a ``model.*`` key that
+    the file does not record, outside :data:`BEFORE_GRAPH` and
+    :data:`AFTER_GRAPH` (e.g. ``model.backbone.depth``: the graph holds
+    the exported backbone and would ignore it)."""
     if recorded is None:
         raise ValueError(
             f'{onnx_file} records no export settings ({SETTINGS_KEY}); it '
             'was not written by this version of '
             'tools/deployment/pytorch2onnx.py: export it again')
     recorded = json.loads(recorded)
+    ignored = [
+        f'{key}={value!r}'
+        for option, option_value in (cfg_options or {}).items()
+        for key, value in _leaves(option, option_value)
+        if key.startswith('model.') and key not in recorded
+        and not _under(key, AFTER_GRAPH + BEFORE_GRAPH)
+    ]
+    if ignored:
+        raise ValueError(
+            f'{onnx_file} holds the model as exported and records no '
+            'setting for these options, which would be ignored (export '
+            'again with them):\n  ' + '\n  '.join(ignored))
     current = settings(cfg)
     absent = '(absent)'
     differences = [

@@ -61,6 +61,9 @@ def build_graph(model: nn.Module) -> nn.Module:
         UnsupportedModelError: No graph reproduces the model (its RoI head
             and the handled ones named), or the graph's own check fails.
     """
+    # DetectorGraph registers itself for mmdet's and ms_rcnn's RoI heads
+    # when its module is first imported.
+    from . import graph  # noqa: F401
     if not isinstance(model, TwoStageDetector):
         raise UnsupportedModelError(
             f'ONNX export: the detector is {qualified_name(type(model))}; '

@@ -136,13 +136,15 @@ def tie_report(cuts: Dict[str, Tuple[float, float]]) -> dict:
     """
     gaps = {name: kept - dropped for name, (kept, dropped) in cuts.items()}
     ties = sorted(name for name, gap in gaps.items() if gap < ROUNDING)
-    verdict = 'no tie at a cut'
-    for kind, verdict_of_kind in (('score_thr', 'tie at score_thr'),
-                                  ('.nms', 'tie in NMS'),
-                                  ('max_per_img', 'tie at a top-k cut'),
-                                  ('nms_pre', 'tie at a top-k cut')):
-        if any(kind in name for name in ties):
-            verdict = verdict_of_kind
+    # A cut's kind is one of the parts of its name ('rpn.level0.nms_pre'
+    # is a top-k cut, not NMS); the first kind found, in this order, wins.
+    parts = [set(name.split('.')) for name in ties]
+    verdict = next(
+        (verdict for kind, verdict in (('nms_pre', 'tie at a top-k cut'),
+                                       ('max_per_img', 'tie at a top-k cut'),
+                                       ('nms', 'tie in NMS'),
+                                       ('score_thr', 'tie at score_thr'))
+         if any(kind in names for names in parts)), 'no tie at a cut')
     return dict(cuts=cuts, gaps=gaps, ties=ties, verdict=verdict)
 
 

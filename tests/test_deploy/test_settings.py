@@ -107,3 +107,30 @@ def test_output_names_with_and_without_a_maskiou_head():
         'boxes', 'labels', 'scores', 'mask_scores', 'mask_probs')
     assert output_names(quickstart('mask-rcnn_quickstart.py').model) == (
         'boxes', 'labels', 'scores', 'mask_probs')
+
+
+def test_model_options_that_the_file_does_not_record_are_refused():
+    # The graph holds the exported backbone and box head: these options
+    # would change nothing. Each is named with its value; the options that
+    # apply or are compared by value pass.
+    recorded = json.dumps(settings(quickstart()))
+    options = {
+        'model.backbone.depth': 101,
+        'model.roi_head': dict(bbox_head=dict(reg_class_agnostic=True)),
+        'model.test_cfg.rcnn.mask_thr_binary': 0.4,  # after the graph
+        'model.data_preprocessor.pad_value': 0,  # before the graph
+        'model.test_cfg.rcnn.max_per_img': 100,  # recorded, the same
+        'test_dataloader.batch_size': 2,  # not the model's
+    }
+    cfg = quickstart()
+    cfg.merge_from_dict(options)
+    with pytest.raises(ValueError) as error:
+        check_settings(recorded, cfg, 'x.onnx', 'cfg.py', options)
+    assert str(error.value).splitlines() == [
+        'x.onnx holds the model as exported and records no setting for '
+        'these options, which would be ignored (export again with them):',
+        '  model.backbone.depth=101',
+        '  model.roi_head.bbox_head.reg_class_agnostic=True',
+    ]
+    del options['model.backbone.depth'], options['model.roi_head']
+    check_settings(recorded, cfg, 'x.onnx', 'cfg.py', options)

@@ -59,3 +59,21 @@ def test_options_that_the_export_froze_are_refused(ms_export, tiny_shapes,
             f'test_dataloader.dataset.data_root={data_root}',
             'model.test_cfg.rcnn.score_thr=0.5'
         ])
+
+
+def test_model_options_that_the_file_does_not_record_are_refused(
+        ms_export, tiny_shapes, tmp_path):
+    # Before, these were merged into the config and ignored: the graph
+    # holds the exported backbone and box head.
+    data_root = tiny_shapes['data_root'].rstrip('/') + '/'
+    with pytest.raises(ValueError, match=r'records no setting for these '
+                       r'options.*\n  model.backbone.depth=101\n  '
+                       r'model.roi_head.bbox_head.reg_class_agnostic=True$'):
+        load_tool().main([
+            CONFIG, ms_export[1], '--work-dir',
+            str(tmp_path), '--cfg-options',
+            f'test_dataloader.dataset.data_root={data_root}',
+            'model.backbone.depth=101',
+            'model.roi_head.bbox_head.reg_class_agnostic=True',
+            'model.test_cfg.rcnn.mask_thr_binary=0.4'
+        ])

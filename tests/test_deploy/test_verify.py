@@ -85,26 +85,44 @@ def test_no_detection_anywhere_is_not_within_tolerances():
     assert out['within_tolerances'] is False
 
 
-@pytest.mark.parametrize('cuts, ties, verdict', [
+@pytest.mark.parametrize('cuts, gaps, ties, verdict', [
     # The finest level's 1000th and 1001st objectness 7e-6 apart.
     ({'rpn.level0.nms_pre': (0.6534, 0.653393),
       'rcnn.max_per_img': (0.30, 0.29)},
+     {'rpn.level0.nms_pre': 7e-6, 'rcnn.max_per_img': 0.01},
      ['rpn.level0.nms_pre'], 'tie at a top-k cut'),
     ({'rcnn.score_thr.above': (0.050005, 0.05),
       'rcnn.max_per_img': (0.30, 0.29)},
+     {'rcnn.score_thr.above': 5e-6, 'rcnn.max_per_img': 0.01},
      ['rcnn.score_thr.above'], 'tie at score_thr'),
     # A suppressed box 1e-6 below the box that suppressed it.
     ({'rpn.nms': (0.700001, 0.7), 'rcnn.score_thr.below': (0.05, 0.049999)},
+     {'rpn.nms': 1e-6, 'rcnn.score_thr.below': 1e-6},
      ['rcnn.score_thr.below', 'rpn.nms'], 'tie in NMS'),
     # 5e-5 apart: above float rounding (2e-5), if within the score
     # tolerance (1e-4).
     ({'rpn.max_per_img': (0.80005, 0.8), 'rpn.level1.nms_pre': (0.5, 0.4)},
+     {'rpn.max_per_img': 5e-5, 'rpn.level1.nms_pre': 0.1},
      [], 'no tie at a cut'),
 ])
 def test_tie_report_names_cuts_closer_than_float_rounding(
-        cuts, ties, verdict):
+        cuts, gaps, ties, verdict):
     report = tie_report(cuts)
     assert report['cuts'] == cuts
+    assert report['gaps'] == pytest.approx(gaps, rel=1e-6)
     assert report['ties'] == ties and report['verdict'] == verdict
-    for name, (kept, dropped) in cuts.items():
-        assert report['gaps'][name] == kept - dropped
+
+
+@pytest.mark.parametrize('ties, verdict', [
+    # 'nms' is inside 'nms_pre' but is not a part of its name.
+    (['rpn.level0.nms_pre'], 'tie at a top-k cut'),
+    (['rpn.level3.nms_pre', 'rcnn.score_thr.below'], 'tie at a top-k cut'),
+    (['rcnn.nms', 'rpn.level2.nms_pre'], 'tie at a top-k cut'),
+    (['rcnn.max_per_img', 'rpn.nms'], 'tie at a top-k cut'),
+    (['rcnn.score_thr.above', 'rcnn.nms'], 'tie in NMS'),
+])
+def test_verdict_goes_by_the_parts_of_the_cuts_names(ties, verdict):
+    # Ties 1e-6 wide: a top-k cut wins over NMS, NMS over score_thr.
+    report = tie_report({name: (0.5 + 1e-6, 0.5) for name in ties})
+    assert report['ties'] == sorted(ties)
+    assert report['verdict'] == verdict

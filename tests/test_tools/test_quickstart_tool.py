@@ -130,7 +130,8 @@ MASK_SCORES = [0.8, 0.7, 0.75, 0.95]
         # ranks masks by the mask score too: A, the false positive, B.
         # Precision 1 up to recall 0.5, 2/3 after: AP (51 + 50 * 2/3) / 101
         # over COCO's 101 recall points, at every IoU (the masks are
-        # exact).
+        # exact). Box AP ranks by the class score: A and B (exact boxes)
+        # before the false positive, AP 1.
         # The oracles score the false positive 0 (it overlaps no word):
         # hmean 1 and AP 1, as the class score's order, so no headroom.
         # The polygon inside D has true IoU 0 (crowd regions are not
@@ -140,7 +141,7 @@ MASK_SCORES = [0.8, 0.7, 0.75, 0.95]
         (MASK_SCORES,
          dict(precision=2 / 3, recall=1.0, hmean=0.8, best_score_thr=0.05,
               hmean_by_class_score=1.0, segm_mAP=(51 + 50 * 2 / 3) / 101,
-              hmean_cls_wide=1.0, hmean_mask=0.8, hmean_mask_wide=0.8,
+              bbox_mAP=1.0, hmean_cls_wide=1.0, hmean_mask=0.8, hmean_mask_wide=0.8,
               hmean_oracle=1.0, hmean_oracle_wide=1.0, hmean_oracle_iou=1.0,
               hmean_oracle_iou_wide=1.0, segm_mAP_cls=1.0,
               segm_mAP_mask=(51 + 50 * 2 / 3) / 101, segm_mAP_oracle=1.0,
@@ -151,7 +152,8 @@ MASK_SCORES = [0.8, 0.7, 0.75, 0.95]
         # score, which puts A and B before the false positive (AP 1).
         (None,
          dict(precision=1.0, recall=1.0, hmean=1.0, best_score_thr=0.35,
-              hmean_by_class_score=1.0, segm_mAP=1.0, hmean_cls_wide=1.0,
+              hmean_by_class_score=1.0, segm_mAP=1.0, bbox_mAP=1.0,
+              hmean_cls_wide=1.0,
               hmean_mask=None, hmean_mask_wide=None, hmean_oracle=1.0,
               hmean_oracle_wide=1.0, hmean_oracle_iou=1.0,
               hmean_oracle_iou_wide=1.0, segm_mAP_cls=1.0,

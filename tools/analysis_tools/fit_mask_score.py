@@ -99,7 +99,8 @@ def fit_exponent(matched: dict, metric: MaskIoUCalibrationMetric,
             dict(det, score=float(score)) for det, score in zip(
                 matched['dets'], matched['scores'] * pred_ious**b)
         ]
-        results[float(b)] = coco_segm_ap(metric._coco, dets, img_ids)
+        results[float(b)] = coco_segm_ap(metric._coco, dets, img_ids,
+                                         metric._cat_ids())
     best = max(results, key=lambda b: (results[b], -b))
     return dict(segm_mAP=results, best=best)
 
@@ -110,6 +111,12 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    iou_head = cfg.model.get('roi_head', {}).get('mask_iou_head')
+    if iou_head is None:
+        raise SystemExit(f'error: {args.config} has no MaskIoU head')
+    # The fit reads the predicted IoU back as mask score / class score:
+    # predict with the paper's product, whatever the config applies.
+    iou_head.update(score_exponents=(1.0, 1.0), overwrite_scores=False)
     model = init_detector(cfg, args.checkpoint, device=args.device)
     model.eval()
     loader_cfg = training_set_loader_cfg(cfg)

@@ -110,20 +110,25 @@ def reliability_curve(pred_iou, actual_iou, num_bins=10):
     return mean_pred, mean_actual, counts
 
 
-def coco_segm_ap(coco, dets, img_ids):
-    """COCO mask AP@[.5:.95] (area 'all', 100 detections per image).
+def coco_segm_ap(coco, dets, img_ids, cat_ids=None):
+    """COCO mask AP@[.5:.95] (area 'all'), evaluated as mmdet's CocoMetric
+    does: up to 1000 detections per image, over ``cat_ids``.
 
     Args:
         coco (COCO): ground truth.
         dets (list[dict]): detections with ``image_id``, ``category_id``,
             ``segmentation`` (RLE) and ``score``.
         img_ids (list[int]): the images to evaluate.
+        cat_ids (list[int], optional): the categories averaged over (the
+            dataset's classes); None: all of ``coco``'s.
 
     Returns:
         float: AP in [0, 1]; 0.0 without detections, NaN when the images hold
         no ground truth at all.
     """
-    num_gts = sum(not a.get('iscrowd', 0) for i in img_ids
+    cats = None if cat_ids is None else set(cat_ids)
+    num_gts = sum(not a.get('iscrowd', 0) and (
+        cats is None or a['category_id'] in cats) for i in img_ids
                   for a in coco.imgToAnns.get(i, []))
     if num_gts == 0:
         return float('nan')
@@ -136,6 +141,10 @@ def coco_segm_ap(coco, dets, img_ids):
         coco_dt = coco.loadRes([dict(d) for d in dets])
         coco_eval = COCOeval(coco, coco_dt, 'segm')
         coco_eval.params.imgIds = list(img_ids)
+        if cat_ids is not None:
+            coco_eval.params.catIds = list(cat_ids)
+        # CocoMetric's proposal_nums; AP is read at the last.
+        coco_eval.params.maxDets = [100, 300, 1000]
         coco_eval.evaluate()
         coco_eval.accumulate()
         coco_eval.summarize()

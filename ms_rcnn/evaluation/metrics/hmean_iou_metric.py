@@ -242,8 +242,9 @@ class HmeanIoUMetric(BaseMetric):
             ranking_scores = {}
             if self.rankings:
                 ranking_scores['cls'] = _to_numpy(pred.get('scores'))[keep]
-            if 'mask' in self.rankings and pred.get('mask_scores') is not None:
-                ranking_scores['mask'] = _to_numpy(pred.get('mask_scores'))[keep]
+            mask_scores = pred.get('mask_scores')
+            if 'mask' in self.rankings and mask_scores is not None:
+                ranking_scores['mask'] = _to_numpy(mask_scores)[keep]
 
             repaired = 0
             gts = []

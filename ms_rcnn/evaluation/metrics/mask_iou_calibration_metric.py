@@ -136,11 +136,14 @@ class MaskIoUCalibrationMetric(BaseMetric):
     Models without ``mask_scores`` are scored with ``scores`` for the
     correlations. mmdet's CocoMetric ranks masks by ``mask_scores`` when
     they are present, so its ``segm_mAP`` equals ``segm_mAP_mask`` here (for
-    a model without mask scores, ``segm_mAP_cls``). Crowd instances count
-    as COCOeval counts them: a detection matching one is ignored, whatever
-    its rank. A head that overwrites ``scores`` with the mask score leaves
-    no class score to compare with (and ``mae_pred_iou`` then measures
-    ``|1 - IoU|``).
+    a model without mask scores, ``segm_mAP_cls``) as long as the model
+    keeps no detection below ``score_thr`` (CocoMetric counts those too).
+    Crowd instances count as COCOeval counts them: a detection matching one
+    is ignored, whatever its rank. The predicted IoU is read back as
+    ``mask_score / score``, which holds for the paper's mask score
+    (``MaskIoUHead`` with ``score_exponents=(1, 1)``). A head that
+    overwrites ``scores`` with the mask score leaves no class score to
+    compare with (and ``mae_pred_iou`` then measures ``|1 - IoU|``).
 
     Args:
         ann_file (str): COCO-format annotation file of the evaluated set.
@@ -247,7 +250,8 @@ class MaskIoUCalibrationMetric(BaseMetric):
     @staticmethod
     def score_statistics(matched: dict) -> dict:
         """The numbers of the class docstring that need no COCO evaluation
-        (all but the ``segm_mAP_*``, ``headroom`` and ``captured``), from :meth:`match`'s output."""
+        (all but the ``segm_mAP_*``, ``headroom`` and ``captured``), from
+        :meth:`match`'s output."""
         scores, mask_scores, ious, has_mask_score = (
             matched[k]
             for k in ('scores', 'mask_scores', 'ious', 'has_mask_score'))
@@ -285,7 +289,7 @@ class MaskIoUCalibrationMetric(BaseMetric):
             for det, value in zip(dets, ranking_scores(matched, ranking)):
                 det['score'] = float(value)
             metrics[f'segm_mAP_{ranking}'] = coco_segm_ap(
-                self._coco, dets, img_ids)
+                self._coco, dets, img_ids, self._cat_ids())
         headroom = metrics['segm_mAP_oracle'] - metrics['segm_mAP_cls']
         metrics['headroom'] = headroom
         # NaN compares False: no mask score also gives NaN.

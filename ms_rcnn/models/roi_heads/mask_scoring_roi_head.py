@@ -8,6 +8,7 @@ from mmdet.models.utils import empty_instances
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import ConfigType, InstanceList
+from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
@@ -99,11 +100,12 @@ class MaskScoringRoIHead(StandardRoIHead):
 
     def detection_mask_iou_loss(self, x: Tuple[Tensor],
                                 proposals: InstanceList,
-                                batch_data_samples: SampleList) -> dict:
+                                batch_data_samples: SampleList) -> Tensor:
         """MaskIoU loss of the detections that the box head makes of
-        ``proposals`` under ``train_cfg.mask_iou_detections`` (default:
-        ``test_cfg``), in the input image's frame; found and masked without
-        gradient (see :class:`MaskIoUHead`, ``train_rois``).
+        ``proposals`` under ``train_cfg.mask_iou_detections`` (each key
+        missing there taken from ``test_cfg``), in the input image's frame;
+        found and masked without gradient (see :class:`MaskIoUHead`,
+        ``add_detections``).
 
         Args:
             x (tuple[Tensor]): Multi-level features, each (B, C, H, W).
@@ -114,7 +116,8 @@ class MaskScoringRoIHead(StandardRoIHead):
         Returns:
             Tensor: the loss, a scalar.
         """
-        det_cfg = self.train_cfg.get('mask_iou_detections', self.test_cfg)
+        det_cfg = ConfigDict(
+            {**self.test_cfg, **self.train_cfg.get('mask_iou_detections', {})})
         batch_img_metas = [s.metainfo for s in batch_data_samples]
         batch_gt_instances = [s.gt_instances for s in batch_data_samples]
         with torch.no_grad():

@@ -41,7 +41,7 @@ from ms_rcnn.deploy.graph import (DetectorGraph, decode, regress,
 from ms_rcnn.deploy.support import (UnsupportedModelError, check_bbox_head,
                                     check_class, check_nms,
                                     check_roi_extractor, check_rpn,
-                                    register_graph)
+                                    qualified_name, register_graph)
 from ms_rcnn.models.roi_heads import MaskIoUHead
 from .cascade_mask_scoring_roi_head import CascadeMaskScoringRoIHead
 from .htc_mask_scoring_roi_head import HybridTaskCascadeMaskScoringRoIHead
@@ -63,8 +63,8 @@ def check_cascade(model: nn.Module) -> None:
     """
     if not isinstance(model, CascadeRCNN):
         raise UnsupportedModelError(
-            f'ONNX export: the detector is {type(model).__name__}; a '
-            'cascade RoI head needs a CascadeRCNN detector')
+            f'ONNX export: the detector is {qualified_name(type(model))}; '
+            f'a cascade RoI head needs {qualified_name(CascadeRCNN)}')
     roi_head = model.roi_head
     if not roi_head.with_mask:
         raise UnsupportedModelError(

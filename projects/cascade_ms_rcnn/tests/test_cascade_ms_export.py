@@ -179,6 +179,11 @@ def test_refinement_with_class_specific_deltas_is_regress_by_class():
     (lambda m: m.test_cfg.rcnn.update(
         nms=dict(type='soft_nms', iou_threshold=0.5)),
      "test_cfg.rcnn.nms.type is 'soft_nms'"),
+    # A cascade RoI head under a detector that is not a cascade.
+    (lambda m: m.update(type='MaskScoringRCNN'),
+     r'the detector is ms_rcnn\.models\.detectors\.mask_scoring_rcnn\.'
+     r'MaskScoringRCNN; a cascade RoI head needs mmdet\.models\.'
+     r'detectors\.cascade_rcnn\.CascadeRCNN$'),
 ])
 def test_unhandled_cascade_component_is_named(edit, message):
     cfg = config('cascade-ms-rcnn_quickstart.py')

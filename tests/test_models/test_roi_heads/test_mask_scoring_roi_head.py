@@ -298,8 +298,8 @@ def test_added_detections_train_on_the_test_time_detections(monkeypatch):
     iou_loss = head.mask_iou_head.loss_and_target
     monkeypatch.setattr(
         head.mask_iou_head, 'loss_and_target',
-        lambda *a, **k: calls.setdefault(
-            'iou_det' if k.get('keep_all') else 'iou', (a, iou_loss(*a, **k)))[1])
+        lambda *a, **k: calls.setdefault('iou_det' if k.get('keep_all') else
+                                         'iou', (a, iou_loss(*a, **k)))[1])
     out = losses(model, batch)
 
     (x, proposals, samples), _ = calls['det']
@@ -338,7 +338,7 @@ def test_added_detections_train_on_the_test_time_detections(monkeypatch):
                                                   dets.labels]
     torch.testing.assert_close(mask_preds, expected_masks)
     targets = mmdet_maskiou_targets(dets.bboxes, gt_inds, dets.labels, gt,
-                             expected_masks, model.train_cfg.rcnn)
+                                    expected_masks, model.train_cfg.rcnn)
     assert ((targets > 0) & (targets < 1)).any() and (targets == 0).any()
     expected_loss = 0.5 * ((pred.detach() - targets)**2).mean()
     torch.testing.assert_close(out['loss_mask_iou_det'], expected_loss)
@@ -348,3 +348,24 @@ def test_added_detections_train_on_the_test_time_detections(monkeypatch):
     for name, param in model.named_parameters():
         trained = param.grad is not None and param.grad.abs().sum() > 0
         assert trained == name.startswith('roi_head.mask_iou_head.'), name
+
+
+def test_detection_settings_missing_keys_come_from_the_test_cfg(monkeypatch):
+    # Only max_per_img given: score_thr and NMS are test_cfg.rcnn's.
+    torch.manual_seed(0)
+    model = build_our_model(
+        cfg_path='configs/quickstart/ms-rcnn_quickstart.py',
+        add_detections=True)
+    model.train_cfg.rcnn.mask_iou_detections = dict(max_per_img=5)
+    head = model.roi_head
+    seen = []
+    iou_loss = head.mask_iou_head.loss_and_target
+    monkeypatch.setattr(
+        head.mask_iou_head, 'loss_and_target',
+        lambda *a, **k: (k.get('keep_all') and seen.append(a[3])) or
+        iou_loss(*a, **k))
+    batch = make_batch(seed=4)
+    batch['data_samples'][0].gt_instances.labels %= 3
+    out = losses(model, batch)
+    assert torch.isfinite(out['loss_mask_iou_det'])
+    assert len(seen[0][0].boxes) == 5

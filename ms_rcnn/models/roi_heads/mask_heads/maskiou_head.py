@@ -165,8 +165,10 @@ class MaskIoUHead(BaseModule):
         self.target_bins = target_bins
         self.detach_inputs = detach_inputs
         self.add_detections = add_detections
-        if len(score_exponents) != 2 or not all(
-                e >= 0 for e in score_exponents):
+        if not isinstance(score_exponents, (list, tuple)) or len(
+                score_exponents) != 2 or not all(
+                    isinstance(e, (int, float)) and e >= 0
+                    for e in score_exponents):
             raise ValueError('MaskIoUHead: score_exponents must be two '
                              f'numbers >= 0, got {score_exponents!r}')
         self.score_exponents = tuple(float(e) for e in score_exponents)
@@ -295,7 +297,8 @@ class MaskIoUHead(BaseModule):
 
     def predict_by_feat(self, mask_iou_preds: Sequence[Tensor],
                         results_list: InstanceList) -> InstanceList:
-        """Add ``mask_scores`` (= score * clamped IoU) to each result.
+        """Add ``mask_scores`` (:meth:`mask_scores` of the class score and
+        the predicted IoU of the detection's class) to each result.
 
         Args:
             mask_iou_preds (Sequence[Tensor]): Per image, (n, num_classes).

@@ -154,7 +154,8 @@ def test_score_exponents_give_score_a_times_iou_b():
     torch.testing.assert_close(out.mask_scores, torch.tensor([0.8]))
 
 
-@pytest.mark.parametrize('exponents', [(1, -1), (1, ), (1, 2, 3)])
+@pytest.mark.parametrize('exponents',
+                         [(1, -1), (1, ), (1, 2, 3), 0.5, (1, 'a')])
 def test_bad_score_exponents_are_named(exponents):
     with pytest.raises(ValueError, match='score_exponents'):
         MaskIoUHead(num_classes=2, score_exponents=exponents)
