@@ -38,14 +38,21 @@ def record_nms(cuts: dict, name: str, boxes: Tensor, scores: Tensor,
     if not suppressed.any() or not len(keep):
         return
     kept_boxes, kept_scores = boxes[keep], scores[keep]
-    # The highest suppressor of each suppressed box, 4096 at a time (the
-    # R-CNN's NMS may see tens of thousands of class boxes).
-    top = torch.cat([
-        kept_scores[:, None].expand(-1, len(chunk)).masked_fill(
-            bbox_overlaps(kept_boxes, chunk) <= iou_threshold,
-            float('-inf')).max(0)[0]
-        for chunk in boxes[suppressed].split(4096)
-    ])
+    # The highest suppressor of each suppressed box, in blocks of 4096 x
+    # 4096 boxes (64 MB of IoUs): with score_thr=0 the R-CNN's NMS sees
+    # tens of thousands of class boxes and keeps thousands.
+    tops = []
+    for chunk in boxes[suppressed].split(4096):
+        top = chunk.new_full((len(chunk), ), float('-inf'))
+        for block, block_scores in zip(
+                kept_boxes.split(4096), kept_scores.split(4096)):
+            overlaps = bbox_overlaps(block, chunk) > iou_threshold
+            top = torch.maximum(
+                top,
+                torch.where(overlaps, block_scores[:, None],
+                            float('-inf')).max(0)[0])
+        tops.append(top)
+    top = torch.cat(tops)
     gaps = top - scores[suppressed]
     i = int(gaps.argmin())
     cuts[name] = (top[i].item(), scores[suppressed][i].item())

@@ -129,22 +129,27 @@ def tie_report(cuts: Dict[str, Tuple[float, float]]) -> dict:
         dict: ``cuts`` as given, ``gaps`` (name -> last kept - first
         dropped), ``ties`` (the cuts whose gap is below float rounding,
         :data:`ROUNDING`: the two runtimes may keep either side) and
-        ``verdict``: ``'tie at a top-k cut'`` (``nms_pre``,
-        ``max_per_img``), else ``'tie in NMS'`` (a suppressed box and its
-        suppressor), else ``'tie at score_thr'``, else
-        ``'no tie at a cut'`` (a difference to look into).
+        ``verdict``: every kind of cut with a tie, e.g. ``'tie in NMS'``
+        (a suppressed box and its suppressor), ``'tie in NMS and at a
+        top-k cut'`` (``nms_pre``, ``max_per_img``), ``'tie at
+        score_thr'``; ``'no tie at a cut'`` (a difference to look into)
+        when there is none. All kinds are named: on full-size random
+        weights the top-k cuts were tied on every image tried without
+        changing a detection, while a tie in the RPN's NMS did change one.
     """
     gaps = {name: kept - dropped for name, (kept, dropped) in cuts.items()}
     ties = sorted(name for name, gap in gaps.items() if gap < ROUNDING)
     # A cut's kind is one of the parts of its name ('rpn.level0.nms_pre'
-    # is a top-k cut, not NMS); the first kind found, in this order, wins.
-    parts = [set(name.split('.')) for name in ties]
-    verdict = next(
-        (verdict for kind, verdict in (('nms_pre', 'tie at a top-k cut'),
-                                       ('max_per_img', 'tie at a top-k cut'),
-                                       ('nms', 'tie in NMS'),
-                                       ('score_thr', 'tie at score_thr'))
-         if any(kind in names for names in parts)), 'no tie at a cut')
+    # is a top-k cut, not NMS).
+    parts = set().union(*(name.split('.') for name in ties))
+    kinds = [
+        phrase for phrase, names in (('in NMS', {'nms'}),
+                                     ('at a top-k cut',
+                                      {'nms_pre', 'max_per_img'}),
+                                     ('at score_thr', {'score_thr'}))
+        if parts & names
+    ]
+    verdict = 'tie ' + ' and '.join(kinds) if kinds else 'no tie at a cut'
     return dict(cuts=cuts, gaps=gaps, ties=ties, verdict=verdict)
 
 

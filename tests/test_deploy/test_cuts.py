@@ -29,6 +29,29 @@ def test_nms_records_the_suppressed_box_closest_to_its_suppressor():
     assert cuts == {'rpn.nms': pytest.approx((0.895, 0.89))}
 
 
+def test_nms_record_over_more_than_one_block_of_boxes():
+    # 5000 disjoint boxes, each kept and suppressing its own copy just
+    # below it: 0.001 below, but 0.0001 for box 4500, which lies in the
+    # second block of 4096 kept boxes and of 4096 suppressed boxes.
+    n = 5000
+    x = torch.arange(n, dtype=torch.float) * 10
+    kept = torch.stack([x, torch.zeros(n), x + 8, torch.full((n, ), 8.)], 1)
+    kept_scores = 0.5 + torch.arange(n, dtype=torch.float) / 20000
+    below = torch.full((n, ), 1e-3)
+    below[4500] = 1e-4
+    boxes = torch.cat([kept, kept])
+    scores = torch.cat([kept_scores, kept_scores - below])
+    cuts = {}
+    keep = batched_nms(boxes, scores, torch.zeros(2 * n, dtype=torch.long),
+                       0.5, False, cuts, 'rcnn.nms')
+    assert sorted(keep.tolist()) == list(range(n))
+    assert cuts == {
+        'rcnn.nms':
+        pytest.approx((kept_scores[4500].item(),
+                       (kept_scores[4500] - 1e-4).item()))
+    }
+
+
 def test_top_k_cut_records_the_last_kept_and_first_dropped():
     cuts = {}
     scores = torch.tensor([0.9, 0.7, 0.69999, 0.5])

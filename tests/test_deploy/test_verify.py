@@ -98,7 +98,7 @@ def test_no_detection_anywhere_is_not_within_tolerances():
     # A suppressed box 1e-6 below the box that suppressed it.
     ({'rpn.nms': (0.700001, 0.7), 'rcnn.score_thr.below': (0.05, 0.049999)},
      {'rpn.nms': 1e-6, 'rcnn.score_thr.below': 1e-6},
-     ['rcnn.score_thr.below', 'rpn.nms'], 'tie in NMS'),
+     ['rcnn.score_thr.below', 'rpn.nms'], 'tie in NMS and at score_thr'),
     # 5e-5 apart: above float rounding (2e-5), if within the score
     # tolerance (1e-4).
     ({'rpn.max_per_img': (0.80005, 0.8), 'rpn.level1.nms_pre': (0.5, 0.4)},
@@ -116,13 +116,16 @@ def test_tie_report_names_cuts_closer_than_float_rounding(
 @pytest.mark.parametrize('ties, verdict', [
     # 'nms' is inside 'nms_pre' but is not a part of its name.
     (['rpn.level0.nms_pre'], 'tie at a top-k cut'),
-    (['rpn.level3.nms_pre', 'rcnn.score_thr.below'], 'tie at a top-k cut'),
-    (['rcnn.nms', 'rpn.level2.nms_pre'], 'tie at a top-k cut'),
-    (['rcnn.max_per_img', 'rpn.nms'], 'tie at a top-k cut'),
-    (['rcnn.score_thr.above', 'rcnn.nms'], 'tie in NMS'),
+    (['rpn.level3.nms_pre', 'rcnn.score_thr.below'],
+     'tie at a top-k cut and at score_thr'),
+    (['rcnn.nms', 'rpn.level2.nms_pre'], 'tie in NMS and at a top-k cut'),
+    (['rcnn.max_per_img', 'rpn.nms'], 'tie in NMS and at a top-k cut'),
+    (['rcnn.score_thr.above', 'rcnn.nms'], 'tie in NMS and at score_thr'),
+    (['rpn.nms', 'rpn.max_per_img', 'rcnn.score_thr.above'],
+     'tie in NMS and at a top-k cut and at score_thr'),
 ])
-def test_verdict_goes_by_the_parts_of_the_cuts_names(ties, verdict):
-    # Ties 1e-6 wide: a top-k cut wins over NMS, NMS over score_thr.
+def test_verdict_names_every_kind_of_tied_cut(ties, verdict):
+    # Ties 1e-6 wide; each kind is named once, NMS first.
     report = tie_report({name: (0.5 + 1e-6, 0.5) for name in ties})
     assert report['ties'] == sorted(ties)
     assert report['verdict'] == verdict

@@ -116,8 +116,16 @@ class MaskScoringRoIHead(StandardRoIHead):
         Returns:
             Tensor: the loss, a scalar.
         """
-        det_cfg = ConfigDict(
-            {**self.test_cfg, **self.train_cfg.get('mask_iou_detections', {})})
+        if self.test_cfg is None and not self.train_cfg.get(
+                'mask_iou_detections'):
+            raise ValueError(
+                'MaskIoUHead(add_detections=True) finds the detections with '
+                'train_cfg.rcnn.mask_iou_detections and, for the keys it '
+                'lacks, test_cfg.rcnn; the model has neither')
+        det_cfg = ConfigDict({
+            **(self.test_cfg or {}),
+            **self.train_cfg.get('mask_iou_detections', {})
+        })
         batch_img_metas = [s.metainfo for s in batch_data_samples]
         batch_gt_instances = [s.gt_instances for s in batch_data_samples]
         with torch.no_grad():

@@ -369,3 +369,25 @@ def test_detection_settings_missing_keys_come_from_the_test_cfg(monkeypatch):
     out = losses(model, batch)
     assert torch.isfinite(out['loss_mask_iou_det'])
     assert len(seen[0][0].boxes) == 5
+    # score_thr is test_cfg.rcnn's too: above every score, no detection
+    # reaches the head and the loss is a zero.
+    seen.clear()
+    model.roi_head.test_cfg.score_thr = 1.1
+    out = losses(model, batch)
+    assert seen == [] and out['loss_mask_iou_det'].item() == 0
+
+
+def test_detections_without_any_settings_are_refused():
+    # A model built for training only (no test_cfg) and no
+    # mask_iou_detections: nothing says which detections to score.
+    model = build_our_model(
+        cfg_path='configs/quickstart/ms-rcnn_quickstart.py',
+        add_detections=True)
+    model.train_cfg.rcnn.pop('mask_iou_detections', None)
+    model.roi_head.test_cfg = None
+    batch = make_batch(seed=4)
+    batch['data_samples'][0].gt_instances.labels %= 3
+    with pytest.raises(ValueError, match=r'train_cfg\.rcnn\.mask_iou_'
+                       r'detections and.*test_cfg\.rcnn; the model has '
+                       r'neither'):
+        losses(model, batch)

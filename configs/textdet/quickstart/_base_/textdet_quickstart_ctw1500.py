@@ -8,10 +8,8 @@ _base_ = './textdet_quickstart_r18_fpn.py'
 
 # Names starting with __ stay in this file (mmengine leaves them out).
 # The shipped 640 crops of 640..2560 px resizes and 1600 px tests become
-# 256 crops of 192..320 px resizes and 256 px. Resizes around the test
-# size: 256..384 (upscaling only, words 1.25x larger on average than at
-# test time) gave hmean 0.859 instead of 0.897 (MS R-CNN, synthetic ICDAR
-# 2015-like, seed 0).
+# 256 crops of 192..320 px resizes and 256 px: resizes around the test
+# size, so that words are as large in training as at test time.
 __img_size = 256
 __epochs = 5
 

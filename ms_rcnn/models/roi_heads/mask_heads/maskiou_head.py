@@ -82,10 +82,12 @@ class MaskIoUHead(BaseModule):
       detached from the graph, so ``loss_mask_iou`` trains this head alone:
       the rest of the detector gets the gradients of Mask R-CNN's losses
       only, and the backward of this loss stops at the head's inputs. Off
-      by default: on the quick start (seeds 0-2, README "Which mask
-      score?") it did not bring box AP to the Mask R-CNN twin's on any
-      seed (0.200 / 0.214 / 0.204 against 0.231 / 0.228 / 0.208) and its
-      mask AP was below the paper's training on two seeds of three.
+      by default: on the quick start (seeds 0-2, README "Detached MaskIoU
+      inputs") it did not bring box AP to the Mask R-CNN twin's on any
+      seed when it was built (0.200 / 0.214 / 0.204 against 0.231 / 0.228
+      / 0.208), nor on two seeds of three with today's recipe, and its
+      mask AP was below the paper's training on two seeds of three, then
+      on one.
 
     Args:
         num_convs (int): Number of 3x3 convs. Defaults to 4.
