@@ -23,6 +23,29 @@ TWINS = {
 NUM_CLASSES = 3
 
 
+def semantic_heads(num_classes: int) -> dict:
+    """mmdet's COCO semantic branch of HTC (htc_r50_fpn_1x_coco) at the
+    quick start's width: 64 channels, four FPN levels, fused at stride 8,
+    ``num_classes`` stuff classes; the keys of ``roi_head`` to update."""
+    return dict(
+        semantic_roi_extractor=dict(
+            type='SingleRoIExtractor',
+            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
+            out_channels=64,
+            featmap_strides=[8]),
+        semantic_head=dict(
+            type='FusedSemanticHead',
+            num_ins=4,
+            fusion_level=1,
+            seg_scale_factor=1 / 8,
+            num_convs=2,
+            in_channels=64,
+            conv_out_channels=64,
+            num_classes=num_classes,
+            loss_seg=dict(
+                type='CrossEntropyLoss', ignore_index=255, loss_weight=0.2)))
+
+
 def load_cfg(name: str) -> Config:
     return Config.fromfile(str(CONFIGS / name))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from cascade_ms_testing import CONFIGS
+from cascade_ms_testing import CONFIGS, semantic_heads
 from mmdet.models.roi_heads import Shared2FCBBoxHead
 
 from ms_rcnn.deploy import (OnnxMaskScoringDetector, UnsupportedModelError,
@@ -33,25 +33,7 @@ def config(name, semantic=False):
     channels and 4 FPN levels)."""
     cfg = load_config(str(CONFIGS / name))
     if semantic:
-        cfg.model.roi_head.update(
-            semantic_roi_extractor=dict(
-                type='SingleRoIExtractor',
-                roi_layer=dict(
-                    type='RoIAlign', output_size=14, sampling_ratio=0),
-                out_channels=64,
-                featmap_strides=[8]),
-            semantic_head=dict(
-                type='FusedSemanticHead',
-                num_ins=4,
-                fusion_level=1,
-                seg_scale_factor=1 / 8,
-                num_convs=2,
-                in_channels=64,
-                conv_out_channels=64,
-                num_classes=4,
-                loss_seg=dict(
-                    type='CrossEntropyLoss', ignore_index=255,
-                    loss_weight=0.2)))
+        cfg.model.roi_head.update(**semantic_heads(num_classes=4))
     return cfg
 
 

@@ -2,31 +2,15 @@
 mmdet's HTC, and the MaskIoU head reads the semantic-fused RoI features."""
 import pytest
 import torch
-from cascade_ms_testing import build_ours, mmdet_twin, shapes_batch
+from cascade_ms_testing import (build_ours, mmdet_twin, semantic_heads,
+                                shapes_batch)
 from mmdet.structures.bbox import bbox2roi
 from mmengine.structures import PixelData
 from ms_rcnn_testing import losses, predict
 
 NAME = 'htc-ms_quickstart.py'
-# mmdet's COCO semantic branch, at the quick start's width (64 channels,
-# four FPN levels; fused at stride 8).
-SEMANTIC = dict(
-    semantic_roi_extractor=dict(
-        type='SingleRoIExtractor',
-        roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
-        out_channels=64,
-        featmap_strides=[8]),
-    semantic_head=dict(
-        type='FusedSemanticHead',
-        num_ins=4,
-        fusion_level=1,
-        seg_scale_factor=1 / 8,
-        num_convs=2,
-        in_channels=64,
-        conv_out_channels=64,
-        num_classes=7,
-        loss_seg=dict(
-            type='CrossEntropyLoss', ignore_index=255, loss_weight=0.2)))
+# mmdet's COCO semantic branch at the quick start's width.
+SEMANTIC = semantic_heads(num_classes=7)
 
 
 @pytest.fixture(scope='module')

@@ -71,16 +71,23 @@ def test_all_rois_negatives_without_an_instance_take_the_predicted_class(
     assert rois.matches.tolist() == [True, True, False]
 
 
-def test_negatives_take_the_instance_they_overlap_most():
-    # A second instance, class 2: rows 4..11, columns 12..15 (box
-    # [12, 4, 16, 12], 32 pixels), beside the first.
+def two_instances():
+    """Instance 0: class 1, rows and columns 4..11 (box [4, 4, 12, 12]);
+    instance 1: class 2, rows 4..11, columns 12..15 (box [12, 4, 16, 12],
+    32 pixels), beside it, in a 16x16 image."""
     masks = np.zeros((2, 16, 16), np.uint8)
     masks[0, 4:12, 4:12] = 1
     masks[1, 4:12, 12:16] = 1
-    gt = InstanceData(
+    return InstanceData(
         bboxes=torch.tensor([[4., 4., 12., 12.], [12., 4., 16., 12.]]),
         labels=torch.tensor([1, 2]),
         masks=BitmapMasks(masks, 16, 16))
+
+
+def test_negatives_take_the_instance_they_overlap_most():
+    # A second instance, class 2: rows 4..11, columns 12..15 (box
+    # [12, 4, 16, 12], 32 pixels), beside the first.
+    gt = two_instances()
     pos = torch.tensor([[4., 4., 12., 12.]])
     # Box IoUs with instances 0 and 1: [8, 4, 16, 12]: 32 / 96 and
     # 32 / 64; [2, 4, 10, 12]: 48 / 80 and 0; [0, 13, 3, 16]: 0 and 0.
@@ -277,13 +284,7 @@ def test_detections_pair_with_the_instance_of_their_class():
     # on instance 0 as class 1; over both as class 2 (box IoU 1/3 with
     # instance 0, 1/2 with instance 1); on instance 0 as class 2, which
     # only touches instance 1; and one overlapping nothing.
-    masks = np.zeros((2, 16, 16), np.uint8)
-    masks[0, 4:12, 4:12] = 1
-    masks[1, 4:12, 12:16] = 1
-    gt = InstanceData(
-        bboxes=torch.tensor([[4., 4., 12., 12.], [12., 4., 16., 12.]]),
-        labels=torch.tensor([1, 2]),
-        masks=BitmapMasks(masks, 16, 16))
+    gt = two_instances()
     dets = InstanceData(
         bboxes=torch.tensor([[4., 4., 12., 12.], [8., 4., 16., 12.],
                              [4., 4., 12., 12.], [0., 13., 3., 16.]]),
