@@ -3,7 +3,8 @@
 
 Each task generates its data, trains the twin configs (the same model,
 schedule and seed; one has a MaskIoU head), evaluates both, draws
-predictions and writes ``summary.json`` in its work dir::
+predictions and writes ``summary.json`` in its work dir (the shapes task
+can add a second stage, ``--models ms-rcnn ms-rcnn-maskiou-ft``)::
 
     python tools/quickstart.py --work-dir work_dirs/quickstart \\
         --data-root data/shapes --seed 0
@@ -51,15 +52,19 @@ def parse_args(argv=None):
         '--models',
         nargs='+',
         choices=tuple(quickstart_shapes.MODELS),
-        default=list(quickstart_shapes.MODELS),
-        help='which of the twins to train (default: both)')
+        default=list(quickstart_shapes.TWINS),
+        help='which models to train, in this order: ms-rcnn, mask-rcnn, '
+        'ms-rcnn-maskiou-ft (default: the twins; ms-rcnn-maskiou-ft, '
+        'shapes only, trains the MaskIoU head of the ms-rcnn model of '
+        '--work-dir 4 more epochs alone, whatever --epochs says)')
     parser.add_argument(
         '--ms-rcnn-options',
         nargs='+',
         action=DictAction,
         help='overrides of the MS R-CNN config only, KEY=VALUE as '
         '--cfg-options of tools/train.py, e.g. '
-        'model.roi_head.mask_iou_head.detach_inputs=False')
+        'model.roi_head.mask_iou_head.detach_inputs=False (its model.* '
+        'keys also reach ms-rcnn-maskiou-ft, which loads that model)')
     parser.add_argument(
         '--num-vis', type=int, default=4, help='validation images to draw')
     parser.add_argument(
@@ -92,6 +97,10 @@ def parse_args(argv=None):
     for name, value in TASK_DEFAULTS[args.task].items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    if args.task != 'shapes' and set(args.models) - set(
+            quickstart_shapes.TWINS):
+        parser.error('--models: the text quick start trains the twins '
+                     f'({", ".join(quickstart_shapes.TWINS)}) only')
     if args.num_vis < 0:
         parser.error('--num-vis must be >= 0')
     for name in ('epochs', 'num_train', 'num_test'):

@@ -3,10 +3,16 @@
 Generates the shapes dataset, trains the two twin configs of
 ``configs/quickstart/`` (the same model, schedule and seed; one has a MaskIoU
 head), evaluates both on the validation split, draws predictions on a few
-validation images and writes ``summary.json``. In it the Mask R-CNN entry's
-``spearman_mask_score_iou`` equals its ``spearman_cls_score_iou``: Mask
-R-CNN has no mask score and ranks its masks by the class score.
+validation images and writes ``summary.json``. In it the Mask R-CNN
+entry's ``spearman_mask_score_iou`` equals its ``spearman_cls_score_iou``:
+Mask R-CNN has no mask score and ranks its masks by the class score.
+
+``ms-rcnn-maskiou-ft`` (asked for by name) then trains the MaskIoU head of
+the ``ms-rcnn`` model in the work dir (trained in the same run or before)
+alone for 4 more epochs and is evaluated the same way; its entry is added
+to those of ``summary.json`` and names the checkpoint it loaded.
 """
+import json
 import os
 import os.path as osp
 import time
@@ -17,6 +23,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import print_log
+from mmengine.runner import find_latest_checkpoint
 from quickstart_common import (ROOT, format_table, pick_metrics, set_run,
                                title_bar, train_and_evaluate, write_summary)
 
@@ -26,14 +33,21 @@ from ms_rcnn.visualization import MaskScoringVisualizer
 
 CONFIG_DIR = osp.join(ROOT, 'configs', 'quickstart')
 # Name in summary.json -> config file.
+# In training order: the second stage loads the first's checkpoint.
 MODELS = {
     'ms-rcnn': osp.join(CONFIG_DIR, 'ms-rcnn_quickstart.py'),
     'mask-rcnn': osp.join(CONFIG_DIR, 'mask-rcnn_quickstart.py'),
+    'ms-rcnn-maskiou-ft': osp.join(CONFIG_DIR,
+                                   'ms-rcnn_quickstart_maskiou-ft.py'),
 }
+TWINS = ('ms-rcnn', 'mask-rcnn')
+# Second stage -> the model whose checkpoint (in the same work dir) it loads.
+LOADS = {'ms-rcnn-maskiou-ft': 'ms-rcnn'}
 # The title of each model's row in vis/comparison.png.
 TITLES = {
     'ms-rcnn': 'MS R-CNN (class: class score, mask: mask score)',
     'mask-rcnn': 'Mask R-CNN (class: class score)',
+    'ms-rcnn-maskiou-ft': 'MS R-CNN, MaskIoU head +4 epochs alone',
 }
 # Metrics copied to summary.json: CocoMetric's under coco/, the mask-score
 # calibration under calib/.
@@ -71,6 +85,22 @@ def summarize(metrics, train_seconds, eval_seconds):
         pick_metrics(metrics, SUMMARY_KEYS),
         train_seconds=round(train_seconds, 1),
         eval_seconds=round(eval_seconds, 1))
+
+
+def earlier_results(work_dir, summary):
+    """The entries of ``work_dir/summary.json`` that this run's
+    ``summary`` neither replaces nor makes stale (a second stage of a first
+    stage trained again)."""
+    path = osp.join(work_dir, 'summary.json')
+    if not osp.exists(path):
+        return {}
+    with open(path) as f:
+        earlier = json.load(f)
+    return {
+        name: res
+        for name, res in earlier.items()
+        if name not in summary and LOADS.get(name) not in summary
+    }
 
 
 @torch.no_grad()
@@ -112,20 +142,38 @@ def visualize(runner, name, indices, vis_dir, score_thr, scale=3):
 def run(args):
     """The shapes quick start; returns the summary."""
     start = time.perf_counter()
+    models = [name for name in MODELS if name in args.models]
+    for name, first in LOADS.items():
+        if (name in models and first not in models
+                and find_latest_checkpoint(osp.join(args.work_dir,
+                                                    first)) is None):
+            raise SystemExit(
+                f'error: {name} loads the {first} model of '
+                f'{args.work_dir}, which has none: add {first} to --models')
     register_all_modules(init_default_scope=False)
     ensure_shapes_dataset(args.data_root, seed=args.seed)
     vis_dir = osp.join(args.work_dir, 'vis')
     os.makedirs(vis_dir, exist_ok=True)
 
     summary, rows = {}, []
-    for name in args.models:
+    for name in models:
+        # --epochs shortens the twins; a second stage keeps its schedule.
         cfg = load_config(MODELS[name], args.data_root,
                           osp.join(args.work_dir, name), args.seed,
-                          args.epochs)
-        if name == 'ms-rcnn' and args.ms_rcnn_options:
-            cfg.merge_from_dict(args.ms_rcnn_options)
+                          None if name in LOADS else args.epochs)
+        options = args.ms_rcnn_options or {}
+        if name in LOADS:
+            cfg.load_from = find_latest_checkpoint(
+                osp.join(args.work_dir, LOADS[name]))
+            # The model it loads, not the first stage's training options.
+            options = {k: v for k, v in options.items()
+                       if k.startswith('model.')}
+        if name.startswith('ms-rcnn') and options:
+            cfg.merge_from_dict(options)
         runner, metrics, train_s, eval_s = train_and_evaluate(cfg)
         summary[name] = summarize(metrics, train_s, eval_s)
+        if name in LOADS:
+            summary[name]['load_from'] = osp.relpath(cfg.load_from, ROOT)
         indices = range(min(args.num_vis, len(runner.val_dataloader.dataset)))
         if args.num_vis:
             rows.append(
@@ -134,7 +182,9 @@ def run(args):
     # One picture to compare: a titled row of validation images per model.
     if args.num_vis:
         cv2.imwrite(osp.join(vis_dir, 'comparison.png'), np.concatenate(rows))
-    summary_file = write_summary(summary, args.work_dir)
+    summary_file = write_summary(
+        dict(earlier_results(args.work_dir, summary), **summary),
+        args.work_dir)
 
     lines = format_table(
         ('model', ) + TABLE,

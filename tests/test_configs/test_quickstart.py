@@ -62,6 +62,35 @@ def test_twins_differ_only_in_the_maskiou_head():
     assert iou_head['num_classes'] == len(CLASSES)
 
 
+def test_maskiou_ft_is_the_ms_rcnn_config_but_the_schedule_and_freezing():
+    ms = Config.fromfile(MS_CFG).to_dict()
+    ft = Config.fromfile(
+        'configs/quickstart/ms-rcnn_quickstart_maskiou-ft.py').to_dict()
+    assert ft['model']['backbone'].pop('norm_eval') is True
+    assert ms['model']['backbone'].pop('norm_eval') is False
+    changed = ('train_cfg', 'param_scheduler', 'optim_wrapper',
+               'default_hooks', 'custom_hooks', 'max_epochs')
+    assert {k: v for k, v in ft.items() if k not in changed} == \
+        {k: v for k, v in ms.items() if k not in changed}
+    assert ft['train_cfg'] == dict(ms['train_cfg'], max_epochs=4,
+                                   val_interval=4)
+    assert ft['optim_wrapper'] == dict(
+        ms['optim_wrapper'],
+        optimizer=dict(ms['optim_wrapper']['optimizer'], lr=1e-3))
+    # No warm-up; the first stage's cosine to 1 %, over the 4 epochs.
+    warmup, cosine = ms['param_scheduler']
+    assert warmup['type'] == 'LinearLR'
+    assert ft['param_scheduler'] == [dict(cosine, end=4, T_max=4)]
+    assert cosine['eta_min_ratio'] == 0.01 and cosine['begin'] == 0
+    assert ft['default_hooks'] == dict(
+        ms['default_hooks'],
+        checkpoint=dict(ms['default_hooks']['checkpoint'], interval=4))
+    assert ft['custom_hooks'] == ms['custom_hooks'] + [
+        dict(type='TrainOnlyHook', prefixes=['roi_head.mask_iou_head'])
+    ]
+    assert ft['load_from'] is None  # given with --cfg-options or the tool
+
+
 def test_twins_build():
     ms = build_model(Config.fromfile(MS_CFG))
     mask = build_model(Config.fromfile(MASK_CFG))

@@ -238,3 +238,80 @@ def test_textdet_quickstart_summary_config_and_checkpoint(tmp_path):
     # model.
     picture = cv2.imread(str(work / 'vis' / 'comparison.png'))
     assert picture.shape == (2 * (24 + 512), 512, 3)
+
+
+def test_maskiou_ft_stage_changes_only_the_maskiou_head(
+        tiny_shapes, tmp_path, monkeypatch):
+    tool = load_tool()
+    # The tiny set as it is (the tool would write its 1200-image set).
+    monkeypatch.setattr(
+        load_tool('quickstart_shapes'), 'ensure_shapes_dataset',
+        lambda *args, **kwargs: None)
+    work = tmp_path / 'work'
+    # Given out of order: the first stage still trains first. --epochs and
+    # the training options are the first stage's; the model options reach
+    # the second stage too.
+    summary = tool.main([
+        '--models', 'ms-rcnn-maskiou-ft', 'ms-rcnn', '--work-dir',
+        str(work), '--data-root', tiny_shapes['data_root'], '--epochs', '1',
+        '--num-vis', '0', '--ms-rcnn-options',
+        'optim_wrapper.optimizer.weight_decay=0.01',
+        'model.roi_head.mask_iou_head.detach_inputs=True'
+    ])
+    assert list(summary) == ['ms-rcnn', 'ms-rcnn-maskiou-ft']
+    assert summary['ms-rcnn']['num_preds'] > 0
+    first_ckpt = work / 'ms-rcnn' / 'epoch_1.pth'
+    assert summary['ms-rcnn-maskiou-ft']['load_from'] == osp.relpath(
+        first_ckpt, ROOT)
+    ft_cfg = Config.fromfile(
+        work / 'ms-rcnn-maskiou-ft' / 'ms-rcnn_quickstart_maskiou-ft.py')
+    assert ft_cfg.optim_wrapper.optimizer.weight_decay == 0.05
+    assert Config.fromfile(work / 'ms-rcnn' / 'ms-rcnn_quickstart.py'
+                           ).optim_wrapper.optimizer.weight_decay == 0.01
+    assert ft_cfg.model.roi_head.mask_iou_head.detach_inputs is True
+    first = torch.load(first_ckpt, weights_only=False)['state_dict']
+    # 4 epochs of the 8 images, whatever --epochs said.
+    second = torch.load(work / 'ms-rcnn-maskiou-ft' / 'epoch_4.pth',
+                        weights_only=False)['state_dict']
+    assert first.keys() == second.keys()
+    head = [k for k in first if k.startswith('roi_head.mask_iou_head.')]
+    assert head and any(not torch.equal(first[k], second[k]) for k in head)
+    # Everything else as loaded, the backbone's BatchNorm statistics too.
+    assert any('running_mean' in k for k in first)
+    assert all(torch.equal(first[k], second[k]) for k in first
+               if k not in head)
+    # The same boxes and masks: only the mask score's ranking can differ.
+    for key in ('bbox_mAP', 'segm_mAP_cls', 'segm_mAP_oracle', 'num_preds'):
+        assert summary['ms-rcnn-maskiou-ft'][key] == summary['ms-rcnn'][key]
+
+    # Run alone later, the second stage adds its entry to the summary.
+    again = tool.main([
+        '--models', 'ms-rcnn-maskiou-ft', '--work-dir', str(work),
+        '--data-root', tiny_shapes['data_root'], '--num-vis', '0'
+    ])
+    assert list(again) == ['ms-rcnn-maskiou-ft']
+    with open(work / 'summary.json') as f:
+        assert json.load(f) == dict(summary, **again)
+
+
+def test_maskiou_ft_without_its_first_stage_is_refused(tmp_path):
+    tool = load_tool()
+    with pytest.raises(SystemExit) as info:
+        tool.main([
+            '--models', 'ms-rcnn-maskiou-ft', '--work-dir',
+            str(tmp_path / 'work'), '--data-root',
+            str(tmp_path / 'data')
+        ])
+    assert str(info.value) == (
+        f'error: ms-rcnn-maskiou-ft loads the ms-rcnn model of '
+        f'{tmp_path / "work"}, which has none: add ms-rcnn to --models')
+    # Refused before the dataset was generated.
+    assert not (tmp_path / 'data').exists()
+
+
+def test_text_task_refuses_the_shapes_second_stage(capsys):
+    tool = load_tool()
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--task', 'textdet', '--models', 'ms-rcnn-maskiou-ft'])
+    assert ('--models: the text quick start trains the twins (ms-rcnn, '
+            'mask-rcnn) only') in capsys.readouterr().err

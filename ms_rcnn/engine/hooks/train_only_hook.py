@@ -1,0 +1,100 @@
+"""Train some parameters of a loaded model and keep the rest as loaded.
+
+The MaskIoU head trained longer (README.md, "Taking the room"): a second
+stage loads a trained MS R-CNN and trains its MaskIoU head alone::
+
+    load_from = 'work_dirs/ms-rcnn_quickstart/epoch_8.pth'
+    custom_hooks = [dict(type='TrainOnlyHook',
+                         prefixes=('roi_head.mask_iou_head', ))]
+
+The other parameters get no gradient (``requires_grad=False``): the
+backward pass stops at the trained part's inputs, and the optimizer, which
+skips parameters without a gradient, leaves them as loaded (weight decay
+included). Normalisation statistics are not parameters: keep them with
+the backbone's ``norm_eval=True`` (mmdet's ResNet) or norms without
+running statistics (GN).
+
+Several processes: the Runner wraps the model in
+``MMDistributedDataParallel`` before any hook runs, and DDP then waits for
+the gradients of every parameter it was given; the frozen ones have none,
+so DDP must be told (``find_unused_parameters=True``), or the hook refuses.
+"""
+from typing import Sequence
+
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from ms_rcnn.registry import HOOKS
+
+
+def under(name: str, prefix: str) -> bool:
+    """Whether parameter ``name`` lies under the module path ``prefix``."""
+    return name == prefix or name.startswith(prefix + '.')
+
+
+@HOOKS.register_module()
+class TrainOnlyHook(Hook):
+    """Before training, turn off the gradient of every parameter outside
+    the modules named by ``prefixes``.
+
+    Args:
+        prefixes (Sequence[str]): Module paths of the part to train, e.g.
+            ``('roi_head.mask_iou_head', )``.
+
+    Raises (before the first step):
+        ValueError: The run loaded no checkpoint (the frozen part would
+            stay at its initialisation), it resumed at or past its end
+            (e.g. ``--resume`` of the first stage's checkpoint), a prefix
+            names no parameter, or DDP wraps the model without
+            ``find_unused_parameters``.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, prefixes: Sequence[str]) -> None:
+        if isinstance(prefixes, str):
+            prefixes = (prefixes, )
+        self.prefixes = tuple(prefixes)
+
+    def before_train(self, runner) -> None:
+        # mmengine's Runner.train loads or resumes before this hook runs
+        # and records whether it did in `_has_loaded` (mmengine 0.10).
+        if not runner._has_loaded:
+            raise ValueError(
+                'TrainOnlyHook trains only '
+                f'{", ".join(self.prefixes)} and keeps the other '
+                'parameters as loaded, but the run loads no checkpoint: '
+                'set load_from (e.g. --cfg-options load_from=CKPT) or '
+                '--resume this stage')
+        if runner.iter >= runner.max_iters:
+            raise ValueError(
+                f'TrainOnlyHook: the run resumed at iteration {runner.iter} '
+                f'of {runner.max_iters}, so nothing would train (a '
+                'checkpoint of an earlier stage is loaded with load_from, '
+                'not resumed)')
+        model = runner.model
+        if is_model_wrapper(model):
+            if not getattr(model, 'find_unused_parameters', True):
+                raise ValueError(
+                    'TrainOnlyHook: DistributedDataParallel would wait for '
+                    'the frozen parameters\' gradients; set '
+                    'model_wrapper_cfg=dict(type=\'MMDistributedDataParallel'
+                    '\', find_unused_parameters=True)')
+            model = model.module
+        trained = {prefix: 0 for prefix in self.prefixes}
+        for name, param in model.named_parameters():
+            inside = [p for p in self.prefixes if under(name, p)]
+            if not inside:
+                param.requires_grad_(False)
+            for prefix in inside:
+                trained[prefix] += param.numel()
+        missing = [prefix for prefix, count in trained.items() if not count]
+        if missing:
+            raise ValueError(
+                f'TrainOnlyHook: {type(model).__name__} has no parameter '
+                f'under {", ".join(missing)}')
+        runner.logger.info(
+            'TrainOnlyHook: training '
+            f'{sum(p.numel() for p in model.parameters() if p.requires_grad)}'
+            f' parameters ({", ".join(self.prefixes)}); the others keep '
+            'their loaded values')

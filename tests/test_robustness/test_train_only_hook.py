@@ -1,0 +1,119 @@
+"""TrainOnlyHook: the named part trains, the rest keeps its loaded values."""
+import pytest
+import torch
+import torch.distributed as dist
+from mmengine.model import MMDistributedDataParallel
+from toy_runner import params, toy_runner
+
+from ms_rcnn.engine.hooks import TrainOnlyHook
+from ms_rcnn.engine.hooks.train_only_hook import under
+
+
+def _trained_checkpoint(tmp_path):
+    """The toy model after 2 steps, saved as iter_2.pth."""
+    first = toy_runner(tmp_path / 'first', 2)
+    first.train()
+    return str(tmp_path / 'first' / 'iter_2.pth'), params(first)
+
+
+def _second(tmp_path, ckpt, prefixes, max_iters=4, **kwargs):
+    return toy_runner(
+        tmp_path / 'second',
+        max_iters,
+        load_from=ckpt,
+        custom_hooks=[dict(type='TrainOnlyHook', prefixes=prefixes)],
+        **kwargs)
+
+
+def test_only_the_named_parameters_change(tmp_path):
+    ckpt, loaded = _trained_checkpoint(tmp_path)
+    runner = _second(tmp_path, ckpt, ['linear.bias'])
+    runner.train()
+    after = params(runner)
+    # The frozen weight is the checkpoint's, bit for bit (AdamW's weight
+    # decay would have shrunk it had it stepped); the bias moved.
+    assert torch.equal(after['linear.weight'], loaded['linear.weight'])
+    assert not torch.equal(after['linear.bias'], loaded['linear.bias'])
+    assert not runner.model.linear.weight.requires_grad
+    assert runner.model.linear.bias.requires_grad
+
+
+def test_prefixes_are_module_paths():
+    assert under('roi_head.mask_iou_head.fc.weight', 'roi_head.mask_iou_head')
+    assert under('roi_head.mask_iou_head', 'roi_head.mask_iou_head')
+    assert not under('roi_head.mask_iou_head_x.weight',
+                     'roi_head.mask_iou_head')
+
+
+def test_overlapping_prefixes_both_count(tmp_path):
+    ckpt, loaded = _trained_checkpoint(tmp_path)
+    runner = _second(tmp_path, ckpt, ['linear', 'linear.weight'])
+    runner.train()
+    after = params(runner)
+    assert not torch.equal(after['linear.weight'], loaded['linear.weight'])
+    assert not torch.equal(after['linear.bias'], loaded['linear.bias'])
+
+
+def test_refuses_a_run_that_loads_nothing(tmp_path):
+    runner = toy_runner(
+        tmp_path,
+        2,
+        custom_hooks=[dict(type='TrainOnlyHook', prefixes='linear.bias')])
+    with pytest.raises(ValueError, match='TrainOnlyHook trains only '
+                       'linear.bias .* the run loads no checkpoint: set '
+                       r'load_from \(e.g. --cfg-options load_from=CKPT\) or '
+                       '--resume this stage'):
+        runner.train()
+
+
+def test_refuses_to_resume_an_earlier_stage_past_its_end(tmp_path):
+    # The first stage's checkpoint resumed (not loaded) into a shorter
+    # second stage would train nothing.
+    first = toy_runner(tmp_path / 'first', 4)
+    first.train()
+    runner = _second(
+        tmp_path, str(tmp_path / 'first' / 'iter_4.pth'), ['linear.bias'],
+        max_iters=2, resume=True)
+    with pytest.raises(ValueError, match='resumed at iteration 4 of 2, so '
+                       'nothing would train'):
+        runner.train()
+
+
+def test_refuses_a_prefix_that_names_no_parameter(tmp_path):
+    ckpt, _ = _trained_checkpoint(tmp_path)
+    runner = _second(tmp_path, ckpt, ['linear', 'roi_head.mask_iou_head'])
+    with pytest.raises(ValueError, match='TrainOnlyHook: NoisyToyModel has '
+                       'no parameter under roi_head.mask_iou_head'):
+        runner.train()
+
+
+class _Runner:
+    """What before_train reads of a Runner."""
+
+    def __init__(self, model):
+        self.model, self._has_loaded, self.iter, self.max_iters = \
+            model, True, 0, 4
+
+
+@pytest.mark.parametrize('find_unused', [False, True])
+def test_ddp_needs_find_unused_parameters(tmp_path, find_unused):
+    dist.init_process_group(
+        'gloo', init_method=f'file://{tmp_path / "init"}', rank=0,
+        world_size=1)
+    try:
+        model = MMDistributedDataParallel(
+            torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)),
+            find_unused_parameters=find_unused)
+        runner = _Runner(model)
+        runner.logger = type('Logger', (), {'info': lambda self, msg: None})()
+        hook = TrainOnlyHook(prefixes=['1'])
+        if find_unused:
+            hook.before_train(runner)
+            assert [p.requires_grad for p in model.module.parameters()
+                    ] == [False, False, True, True]
+        else:
+            with pytest.raises(ValueError, match='find_unused_parameters='
+                               'True'):
+                hook.before_train(runner)
+    finally:
+        dist.destroy_process_group()
