@@ -47,7 +47,13 @@ def parse_args(argv=None):
         default='shapes',
         help='generated shapes (default) or synthetic scene text')
     # Defaults depend on the task: see TASK_DEFAULTS.
-    add_run_args(parser, None, data_root=None)
+    add_run_args(
+        parser,
+        None,
+        data_root=None,
+        epochs_help='train the twins this many epochs instead of their '
+        'configs\' schedule (a shorter run for a smoke test; results will '
+        'be lower); ms-rcnn-maskiou-ft keeps its 4')
     parser.add_argument(
         '--models',
         nargs='+',

@@ -16,7 +16,12 @@ from mmengine.runner import Runner
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-def add_run_args(parser, work_dir, data_root='data/shapes'):
+def add_run_args(parser,
+                 work_dir,
+                 data_root='data/shapes',
+                 epochs_help='train this many epochs instead of the '
+                 'configs\' schedule (a shorter run for a smoke test; '
+                 'results will be lower)'):
     """``--work-dir``, ``--data-root``, ``--seed`` and ``--epochs``: the
     arguments of every script that trains quick-start twins."""
     parser.add_argument('--work-dir', default=work_dir)
@@ -25,11 +30,7 @@ def add_run_args(parser, work_dir, data_root='data/shapes'):
         default=data_root,
         help='where the dataset is written (kept when it exists)')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument(
-        '--epochs',
-        type=int,
-        help='train this many epochs instead of the configs\' schedule '
-        '(a shorter run for a smoke test; results will be lower)')
+    parser.add_argument('--epochs', type=int, help=epochs_help)
 
 
 def set_run(cfg, work_dir, seed, epochs=None):

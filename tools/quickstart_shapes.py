@@ -9,8 +9,9 @@ Mask R-CNN has no mask score and ranks its masks by the class score.
 
 ``ms-rcnn-maskiou-ft`` (asked for by name) then trains the MaskIoU head of
 the ``ms-rcnn`` model in the work dir (trained in the same run or before)
-alone for 4 more epochs and is evaluated the same way; its entry is added
-to those of ``summary.json`` and names the checkpoint it loaded.
+alone for 4 more epochs and is evaluated the same way; its entry names
+the checkpoint it loaded. A run of second stages alone keeps the other
+entries of ``summary.json``; any other run replaces the file.
 """
 import json
 import os
@@ -87,20 +88,16 @@ def summarize(metrics, train_seconds, eval_seconds):
         eval_seconds=round(eval_seconds, 1))
 
 
-def earlier_results(work_dir, summary):
-    """The entries of ``work_dir/summary.json`` that this run's
-    ``summary`` neither replaces nor makes stale (a second stage of a first
-    stage trained again)."""
+def earlier_results(work_dir, models):
+    """The entries of ``work_dir/summary.json`` to keep beside this run's:
+    those of other models when the run trains only second stages (whose
+    first stages are in the file); none otherwise."""
     path = osp.join(work_dir, 'summary.json')
-    if not osp.exists(path):
+    if any(name not in LOADS for name in models) or not osp.exists(path):
         return {}
     with open(path) as f:
         earlier = json.load(f)
-    return {
-        name: res
-        for name, res in earlier.items()
-        if name not in summary and LOADS.get(name) not in summary
-    }
+    return {name: res for name, res in earlier.items() if name not in models}
 
 
 @torch.no_grad()
@@ -144,9 +141,10 @@ def run(args):
     start = time.perf_counter()
     models = [name for name in MODELS if name in args.models]
     for name, first in LOADS.items():
-        if (name in models and first not in models
-                and find_latest_checkpoint(osp.join(args.work_dir,
-                                                    first)) is None):
+        if name not in models or first in models:
+            continue
+        ckpt = find_latest_checkpoint(osp.join(args.work_dir, first))
+        if ckpt is None or not osp.exists(ckpt):
             raise SystemExit(
                 f'error: {name} loads the {first} model of '
                 f'{args.work_dir}, which has none: add {first} to --models')
@@ -173,7 +171,7 @@ def run(args):
         runner, metrics, train_s, eval_s = train_and_evaluate(cfg)
         summary[name] = summarize(metrics, train_s, eval_s)
         if name in LOADS:
-            summary[name]['load_from'] = osp.relpath(cfg.load_from, ROOT)
+            summary[name]['load_from'] = cfg.load_from
         indices = range(min(args.num_vis, len(runner.val_dataloader.dataset)))
         if args.num_vis:
             rows.append(
@@ -183,7 +181,7 @@ def run(args):
     if args.num_vis:
         cv2.imwrite(osp.join(vis_dir, 'comparison.png'), np.concatenate(rows))
     summary_file = write_summary(
-        dict(earlier_results(args.work_dir, summary), **summary),
+        dict(earlier_results(args.work_dir, models), **summary),
         args.work_dir)
 
     lines = format_table(

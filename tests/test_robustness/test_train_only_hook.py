@@ -66,16 +66,36 @@ def test_refuses_a_run_that_loads_nothing(tmp_path):
         runner.train()
 
 
-def test_refuses_to_resume_an_earlier_stage_past_its_end(tmp_path):
-    # The first stage's checkpoint resumed (not loaded) into a shorter
-    # second stage would train nothing.
-    first = toy_runner(tmp_path / 'first', 4)
-    first.train()
-    runner = _second(
-        tmp_path, str(tmp_path / 'first' / 'iter_4.pth'), ['linear.bias'],
-        max_iters=2, resume=True)
-    with pytest.raises(ValueError, match='resumed at iteration 4 of 2, so '
-                       'nothing would train'):
+def test_resumes_its_own_stage_and_refuses_an_earlier_one(tmp_path):
+    ckpt, _ = _trained_checkpoint(tmp_path)
+    # The first stage's checkpoint resumed (not loaded) would continue the
+    # first stage's schedule and optimizer state.
+    runner = _second(tmp_path, ckpt, ['linear.bias'], resume=True)
+    with pytest.raises(ValueError, match='the resumed checkpoint was not '
+                       'saved by this stage'):
+        runner.train()
+    # This stage's own checkpoint (iteration 2 of 4) resumes.
+    stage = _second(tmp_path, ckpt, ['linear.bias'], max_iters=2)
+    stage.train()
+    resumed = toy_runner(
+        tmp_path / 'second',
+        4,
+        resume=True,
+        custom_hooks=[dict(type='TrainOnlyHook', prefixes=['linear.bias'])])
+    resumed.train()
+    assert resumed.iter == 4
+    assert not resumed.model.linear.weight.requires_grad
+
+
+def test_refuses_a_checkpoint_lacking_a_frozen_parameter(tmp_path):
+    ckpt, _ = _trained_checkpoint(tmp_path)
+    state = torch.load(ckpt, weights_only=False)
+    del state['state_dict']['linear.weight']
+    torch.save(state, tmp_path / 'partial.pth')
+    runner = _second(tmp_path, str(tmp_path / 'partial.pth'), ['linear.bias'])
+    with pytest.raises(ValueError, match=r'the loaded checkpoint lacks 1 '
+                       r'frozen parameter\(s\), or has them in another '
+                       'shape, e.g. linear.weight'):
         runner.train()
 
 
@@ -83,16 +103,15 @@ def test_refuses_a_prefix_that_names_no_parameter(tmp_path):
     ckpt, _ = _trained_checkpoint(tmp_path)
     runner = _second(tmp_path, ckpt, ['linear', 'roi_head.mask_iou_head'])
     with pytest.raises(ValueError, match='TrainOnlyHook: NoisyToyModel has '
-                       'no parameter under roi_head.mask_iou_head'):
+                       'no trainable parameter under roi_head.mask_iou_head'):
         runner.train()
 
 
 class _Runner:
-    """What before_train reads of a Runner."""
+    """What before_train reads of a Runner (not resuming)."""
 
     def __init__(self, model):
-        self.model, self._has_loaded, self.iter, self.max_iters = \
-            model, True, 0, 4
+        self.model, self._resume = model, False
 
 
 @pytest.mark.parametrize('find_unused', [False, True])
@@ -107,6 +126,8 @@ def test_ddp_needs_find_unused_parameters(tmp_path, find_unused):
         runner = _Runner(model)
         runner.logger = type('Logger', (), {'info': lambda self, msg: None})()
         hook = TrainOnlyHook(prefixes=['1'])
+        hook.after_load_checkpoint(
+            runner, dict(state_dict=model.module.state_dict()))
         if find_unused:
             hook.before_train(runner)
             assert [p.requires_grad for p in model.module.parameters()

@@ -42,10 +42,10 @@ class TrainOnlyHook(Hook):
             ``('roi_head.mask_iou_head', )``.
 
     Raises (before the first step):
-        ValueError: The run loaded no checkpoint (the frozen part would
-            stay at its initialisation), it resumed at or past its end
-            (e.g. ``--resume`` of the first stage's checkpoint), a prefix
-            names no parameter, or DDP wraps the model without
+        ValueError: The run loaded no checkpoint, or one lacking a frozen
+            parameter (it would stay at its initialisation); it resumed a
+            checkpoint that another stage saved; a prefix names no
+            trainable parameter; or DDP wraps the model without
             ``find_unused_parameters``.
     """
 
@@ -55,23 +55,38 @@ class TrainOnlyHook(Hook):
         if isinstance(prefixes, str):
             prefixes = (prefixes, )
         self.prefixes = tuple(prefixes)
+        self.loaded_shapes = None  # name -> shape of the loaded state
+        self.loaded_stamp = None  # the prefixes of the stage that saved it
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = checkpoint.get('state_dict', checkpoint)
+        self.loaded_shapes = {
+            name[len('module.'):] if name.startswith('module.') else name:
+            tuple(value.shape)
+            for name, value in state.items()
+        }
+        self.loaded_stamp = checkpoint.get('meta', {}).get('train_only')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        # A resume continues this stage only from its own checkpoints.
+        checkpoint.setdefault('meta', {})['train_only'] = list(self.prefixes)
 
     def before_train(self, runner) -> None:
-        # mmengine's Runner.train loads or resumes before this hook runs
-        # and records whether it did in `_has_loaded` (mmengine 0.10).
-        if not runner._has_loaded:
+        if self.loaded_shapes is None:
             raise ValueError(
                 'TrainOnlyHook trains only '
                 f'{", ".join(self.prefixes)} and keeps the other '
                 'parameters as loaded, but the run loads no checkpoint: '
                 'set load_from (e.g. --cfg-options load_from=CKPT) or '
                 '--resume this stage')
-        if runner.iter >= runner.max_iters:
+        # mmengine's Runner.train loads or resumes before this hook runs
+        # (mmengine 0.10: `_resume` is the run's resume argument).
+        if runner._resume and self.loaded_stamp != list(self.prefixes):
             raise ValueError(
-                f'TrainOnlyHook: the run resumed at iteration {runner.iter} '
-                f'of {runner.max_iters}, so nothing would train (a '
-                'checkpoint of an earlier stage is loaded with load_from, '
-                'not resumed)')
+                'TrainOnlyHook: the resumed checkpoint was not saved by this '
+                'stage (it would continue another schedule); load an '
+                'earlier stage with load_from, resume only this stage\'s '
+                'own checkpoints')
         model = runner.model
         if is_model_wrapper(model):
             if not getattr(model, 'find_unused_parameters', True):
@@ -82,17 +97,31 @@ class TrainOnlyHook(Hook):
                     '\', find_unused_parameters=True)')
             model = model.module
         trained = {prefix: 0 for prefix in self.prefixes}
+        frozen = []
         for name, param in model.named_parameters():
             inside = [p for p in self.prefixes if under(name, p)]
             if not inside:
                 param.requires_grad_(False)
+                frozen.append((name, tuple(param.shape)))
             for prefix in inside:
-                trained[prefix] += param.numel()
+                trained[prefix] += param.numel() if param.requires_grad else 0
         missing = [prefix for prefix, count in trained.items() if not count]
         if missing:
             raise ValueError(
-                f'TrainOnlyHook: {type(model).__name__} has no parameter '
-                f'under {", ".join(missing)}')
+                f'TrainOnlyHook: {type(model).__name__} has no trainable '
+                f'parameter under {", ".join(missing)}')
+        # mmengine loads non-strictly: a frozen parameter that the
+        # checkpoint lacks would stay at its initialisation.
+        unloaded = [
+            name for name, shape in frozen
+            if self.loaded_shapes.get(name) != shape
+        ]
+        if unloaded:
+            raise ValueError(
+                f'TrainOnlyHook: the loaded checkpoint lacks {len(unloaded)} '
+                'frozen parameter(s), or has them in another shape, e.g. '
+                f'{", ".join(unloaded[:3])}; they would stay at their '
+                'initialisation')
         runner.logger.info(
             'TrainOnlyHook: training '
             f'{sum(p.numel() for p in model.parameters() if p.requires_grad)}'
