@@ -1,12 +1,22 @@
 """Helpers of the deploy tests: seeded random quick-start models and their
 export (one per session: tracing takes about a minute on 2 cores)."""
 import glob
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 ROOT = Path(__file__).parents[2]
+
+
+def python_output(code):
+    """What ``code`` prints, run by a fresh interpreter in the repository
+    root (a fresh ``sys.modules`` and registries)."""
+    return subprocess.run([sys.executable, '-c', code], cwd=ROOT,
+                          capture_output=True, text=True,
+                          check=True).stdout
 QUICKSTART = ROOT / 'configs' / 'quickstart'
 
 

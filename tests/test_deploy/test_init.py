@@ -4,10 +4,7 @@ load only the detector and settings (the project also its graph), never
 the torch ops ``ms_rcnn::roi_align`` and ``ms_rcnn::nms``, onnx,
 onnxruntime or ``mmdet.apis``; the ops are registered when a graph first
 runs."""
-import subprocess
-import sys
-
-from deploy_testing import ROOT
+from deploy_testing import python_output
 
 # Prints the ms_rcnn.deploy modules loaded, the graphs registered, whether
 # the torch ops are registered and which heavy modules are loaded.
@@ -27,9 +24,7 @@ REPORT = (
 
 def run(code):
     """The lines that ``code`` (after :data:`REPORT`) prints."""
-    return subprocess.run([sys.executable, '-c', REPORT + code], cwd=ROOT,
-                          capture_output=True, text=True,
-                          check=True).stdout.splitlines()
+    return python_output(REPORT + code).splitlines()
 
 
 def test_training_registration_loads_only_the_detector():

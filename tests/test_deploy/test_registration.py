@@ -2,16 +2,11 @@
 register_all_modules, and as ``ms_rcnn.OnnxMaskScoringDetector`` from
 mmdet's scope (through the registry's locations, nothing imported by
 hand)."""
-import subprocess
-import sys
-
-from deploy_testing import ROOT
+from deploy_testing import python_output
 
 
 def run(code):
-    return subprocess.run([sys.executable, '-c', code], cwd=ROOT,
-                          capture_output=True, text=True,
-                          check=True).stdout.split()
+    return python_output(code).split()
 
 
 def test_register_all_modules_registers_the_detector():

@@ -2,6 +2,7 @@
 import pytest
 import torch
 import torch.distributed as dist
+from mmengine.logging import MMLogger
 from mmengine.model import MMDistributedDataParallel
 from toy_runner import params, toy_runner
 
@@ -112,6 +113,7 @@ class _Runner:
 
     def __init__(self, model):
         self.model, self._resume = model, False
+        self.logger = MMLogger.get_current_instance()
 
 
 @pytest.mark.parametrize('find_unused', [False, True])
@@ -124,7 +126,6 @@ def test_ddp_needs_find_unused_parameters(tmp_path, find_unused):
             torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)),
             find_unused_parameters=find_unused)
         runner = _Runner(model)
-        runner.logger = type('Logger', (), {'info': lambda self, msg: None})()
         hook = TrainOnlyHook(prefixes=['1'])
         hook.after_load_checkpoint(
             runner, dict(state_dict=model.module.state_dict()))

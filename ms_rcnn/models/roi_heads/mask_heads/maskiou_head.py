@@ -85,7 +85,7 @@ class MaskIoUHead(BaseModule):
       by default: on the quick start (seeds 0-2, README "Detached MaskIoU
       inputs") it did not bring box AP to the Mask R-CNN twin's on any
       seed when it was built (0.200 / 0.214 / 0.204 against 0.231 / 0.228
-      / 0.208), nor on two seeds of three with today's recipe, and its
+      / 0.208), nor on two seeds of three with the current recipe, and its
       mask AP was below the paper's training on two seeds of three, then
       on one.
 
