@@ -53,16 +53,18 @@ def parse_args(argv=None):
         data_root=None,
         epochs_help='train the twins this many epochs instead of their '
         'configs\' schedule (a shorter run for a smoke test; results will '
-        'be lower); ms-rcnn-maskiou-ft keeps its 4')
+        'be lower); a second stage keeps its schedule')
     parser.add_argument(
         '--models',
         nargs='+',
         choices=tuple(quickstart_shapes.MODELS),
-        default=list(quickstart_shapes.TWINS),
         help='which models to train, in this order: ms-rcnn, mask-rcnn, '
-        'ms-rcnn-maskiou-ft (default: the twins; ms-rcnn-maskiou-ft, '
-        'shapes only, trains the MaskIoU head of the ms-rcnn model of '
-        '--work-dir 4 more epochs alone, whatever --epochs says)')
+        'ms-rcnn-from-mask-rcnn, ms-rcnn-maskiou-ft (default: the first '
+        'three for shapes, the twins for text). The second stages, shapes '
+        'only, load a model of --work-dir: ms-rcnn-from-mask-rcnn trains a '
+        'MaskIoU head on the frozen mask-rcnn (tools/add_mask_score.py), '
+        'ms-rcnn-maskiou-ft the MaskIoU head of ms-rcnn 4 more epochs '
+        'alone')
     parser.add_argument(
         '--ms-rcnn-options',
         nargs='+',
@@ -103,6 +105,9 @@ def parse_args(argv=None):
     for name, value in TASK_DEFAULTS[args.task].items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    if args.models is None:
+        args.models = list(quickstart_shapes.DEFAULT_MODELS if args.task ==
+                           'shapes' else quickstart_shapes.TWINS)
     if args.task != 'shapes' and set(args.models) - set(
             quickstart_shapes.TWINS):
         parser.error('--models: the text quick start trains the twins '

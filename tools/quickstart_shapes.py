@@ -18,6 +18,7 @@ import os
 import os.path as osp
 import time
 
+import add_mask_score
 import cv2
 import numpy as np
 import torch
@@ -33,21 +34,30 @@ from ms_rcnn.data_preparation.shapes import ensure_shapes_dataset
 from ms_rcnn.visualization import MaskScoringVisualizer
 
 CONFIG_DIR = osp.join(ROOT, 'configs', 'quickstart')
-# Name in summary.json -> config file.
-# In training order: the second stage loads the first's checkpoint.
+# Name in summary.json -> config file (ms-rcnn-from-mask-rcnn: the one that
+# tools/add_mask_score.py builds from the Mask R-CNN's).
+# In training order: a second stage loads the first's checkpoint.
 MODELS = {
     'ms-rcnn': osp.join(CONFIG_DIR, 'ms-rcnn_quickstart.py'),
     'mask-rcnn': osp.join(CONFIG_DIR, 'mask-rcnn_quickstart.py'),
+    'ms-rcnn-from-mask-rcnn': osp.join(CONFIG_DIR, 'mask-rcnn_quickstart.py'),
     'ms-rcnn-maskiou-ft': osp.join(CONFIG_DIR,
                                    'ms-rcnn_quickstart_maskiou-ft.py'),
 }
 TWINS = ('ms-rcnn', 'mask-rcnn')
+# What `make demo` trains.
+DEFAULT_MODELS = ('ms-rcnn', 'mask-rcnn', 'ms-rcnn-from-mask-rcnn')
 # Second stage -> the model whose checkpoint (in the same work dir) it loads.
-LOADS = {'ms-rcnn-maskiou-ft': 'ms-rcnn'}
+LOADS = {
+    'ms-rcnn-from-mask-rcnn': 'mask-rcnn',
+    'ms-rcnn-maskiou-ft': 'ms-rcnn'
+}
 # The title of each model's row in vis/comparison.png.
 TITLES = {
     'ms-rcnn': 'MS R-CNN (class: class score, mask: mask score)',
     'mask-rcnn': 'Mask R-CNN (class: class score)',
+    'ms-rcnn-from-mask-rcnn': 'Mask R-CNN + MaskIoU head trained on it '
+    '(mask: mask score)',
     'ms-rcnn-maskiou-ft': 'MS R-CNN, MaskIoU head +4 epochs alone',
 }
 # Metrics copied to summary.json: CocoMetric's under coco/, the mask-score
@@ -56,8 +66,10 @@ COCO_KEYS = ('bbox_mAP', 'bbox_mAP_50', 'segm_mAP', 'segm_mAP_50')
 CALIB_KEYS = ('spearman_mask_score_iou', 'spearman_cls_score_iou',
               'pearson_mask_score_iou', 'pearson_cls_score_iou',
               'mae_pred_iou', 'segm_mAP_cls', 'segm_mAP_mask',
-              'segm_mAP_oracle', 'segm_mAP_oracle_iou', 'segm_mAP_fp_last',
-              'segm_mAP_oracle_tp', 'headroom', 'captured', 'num_preds')
+              'segm_mAP_oracle', 'segm_mAP_quality', 'segm_mAP_maskness',
+              'segm_mAP_mask_maskness', 'segm_mAP_upper', 'room_quality',
+              'room_class', 'room_duplicates', 'captured', 'captured_upper',
+              'num_preds', 'num_on_crowd')
 SUMMARY_KEYS = {k: f'coco/{k}' for k in COCO_KEYS}
 SUMMARY_KEYS.update({k: f'calib/{k}' for k in CALIB_KEYS})
 # Columns of the table printed at the end.
@@ -156,13 +168,19 @@ def run(args):
     summary, rows = {}, []
     for name in models:
         # --epochs shortens the twins; a second stage keeps its schedule.
-        cfg = load_config(MODELS[name], args.data_root,
-                          osp.join(args.work_dir, name), args.seed,
+        work_dir = osp.join(args.work_dir, name)
+        cfg = load_config(MODELS[name], args.data_root, work_dir, args.seed,
                           None if name in LOADS else args.epochs)
         options = args.ms_rcnn_options or {}
         if name in LOADS:
             cfg.load_from = find_latest_checkpoint(
                 osp.join(args.work_dir, LOADS[name]))
+        if name == 'ms-rcnn-from-mask-rcnn':
+            cfg = add_mask_score.mask_score_config(cfg, cfg.load_from,
+                                                   work_dir)
+            add_mask_score.check_checkpoint(cfg, cfg.load_from)
+            # Evaluated once, after training, as the others.
+            cfg.train_cfg.val_begin = cfg.train_cfg.max_epochs + 1
             # The model it loads, not the first stage's training options.
             options = {k: v for k, v in options.items()
                        if k.startswith('model.')}

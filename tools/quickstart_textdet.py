@@ -24,7 +24,7 @@ from quickstart_common import (ROOT, format_table, pick_metrics, set_run,
 
 from ms_rcnn import register_all_modules
 from ms_rcnn.data_preparation.synthetic_text import ensure_text_dataset
-from ms_rcnn.evaluation.metrics.hmean_iou_metric import RANKINGS
+from ms_rcnn.evaluation.functional import RANKINGS
 from ms_rcnn.structures import masks_to_polygons
 
 CONFIG_DIR = osp.join(ROOT, 'configs', 'textdet', 'quickstart')
@@ -57,12 +57,16 @@ SUMMARY_KEYS.update({
     for ranking in RANKINGS for suffix in ('', '_wide')
     if (ranking, suffix) != ('cls', '')  # hmean_by_class_score
 })
-# The mask score's headroom in segm mAP and its rank correlations.
+SUMMARY_KEYS['hmean_upper'] = 'icdar/hmean_upper'
+# segm mAP by each ranking, the rooms and the rank correlations.
 SUMMARY_KEYS.update({
     key: f'calib/{key}'
     for key in ('segm_mAP_cls', 'segm_mAP_mask', 'segm_mAP_oracle',
-                'segm_mAP_oracle_iou', 'headroom', 'captured',
-                'spearman_mask_score_iou', 'spearman_cls_score_iou')
+                'segm_mAP_quality', 'segm_mAP_maskness',
+                'segm_mAP_mask_maskness', 'segm_mAP_upper', 'room_quality',
+                'room_class', 'room_duplicates', 'captured',
+                'captured_upper', 'spearman_mask_score_iou',
+                'spearman_cls_score_iou')
 })
 # Columns of the table printed at the end (train seconds last).
 TABLE = ('precision', 'recall', 'hmean', 'hmean_by_class_score', 'segm_mAP',
@@ -84,9 +88,10 @@ def load_config(path, raw_dir, kind, work_dir, seed, epochs=None):
     """A text quick-start config reading the converted set in ``raw_dir``,
     evaluated by hmean ranked by the model's score (the mask score for MS
     R-CNN) and by each of HmeanIoUMetric's rankings (``icdar/``), by bbox
-    and segm mAP (``coco/``) and by the mask score's headroom and correlations
-    (``calib/``); otherwise as the shapes task's ``load_config``, the cosine
-    decay ending with a shorter schedule."""
+    and segm mAP (``coco/``) and by the rankings, rooms and correlations
+    of ``MaskIoUCalibrationMetric`` (``calib/``); otherwise as the shapes
+    task's ``load_config``, the cosine decay ending with a shorter
+    schedule."""
     cfg = Config.fromfile(path)
     root = raw_dir.rstrip('/') + '/'
     for loader in (cfg.train_dataloader, cfg.val_dataloader,

@@ -66,7 +66,9 @@ model = dict(
             type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
         loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
     roi_head=dict(
-        type='StandardRoIHead',
+        # mmdet's StandardRoIHead whose predictions also hold `maskness`
+        # (the free rival of a mask score); trains exactly as mmdet's.
+        type='MasknessRoIHead',
         bbox_roi_extractor=dict(
             type='SingleRoIExtractor',
             roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),

@@ -26,6 +26,7 @@ from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 
+from ms_rcnn.models.roi_heads.maskness_roi_head import maskness
 from ms_rcnn.registry import MODELS
 from ms_rcnn.structures import masks_to_polygons
 from .settings import (INPUTS, SETTINGS_KEY, check_settings, load_config,
@@ -153,8 +154,8 @@ class OnnxMaskScoringDetector(BaseModel):
         Returns:
             list[DetDataSample]: The samples with ``pred_instances``:
             ``bboxes`` (n, 4) in original image pixels, ``scores``,
-            ``labels``, ``masks`` (n, h, w) bool, and ``mask_scores`` (and
-            ``polygons``) as the model gives them.
+            ``labels``, ``masks`` (n, h, w) bool, ``maskness``, and
+            ``mask_scores`` (and ``polygons``) as the model gives them.
         """
         for img, sample in zip(batch_inputs, batch_data_samples):
             outputs = dict(
@@ -198,12 +199,14 @@ class OnnxMaskScoringDetector(BaseModel):
                 self.test_cfg,
                 rescale=True,
                 activate_map=True)[0]
+        # The RoI grid's probabilities of each box's class, as the
+        # PyTorch heads compute it (MasknessRoIHead).
+        results.maskness = maskness(mask_probs, self.test_cfg.mask_thr_binary)
         if 'mask_scores' in outputs:
             results.mask_scores = torch.from_numpy(outputs['mask_scores'])
-            polygon_cfg = self.test_cfg.get('mask2polygon')
-            if polygon_cfg is not None:
-                results.polygons = masks_to_polygons(results.masks,
-                                                     **polygon_cfg)
+        polygon_cfg = self.test_cfg.get('mask2polygon')
+        if polygon_cfg is not None:
+            results.polygons = masks_to_polygons(results.masks, **polygon_cfg)
         return results
 
     def detect(self, imgs: Union[str, np.ndarray, List]) -> list:

@@ -43,7 +43,7 @@ from mmdet.models.task_modules.coders.delta_xywh_bbox_coder import \
     delta2bbox
 from torch import Tensor
 
-from ms_rcnn.models.roi_heads import MaskScoringRoIHead
+from ms_rcnn.models.roi_heads import MaskScoringRoIHead, MasknessRoIHead
 from .cuts import record_cut, record_nms
 from .support import check_supported, register_graph
 
@@ -138,7 +138,7 @@ def regress(head: nn.Module, boxes: Tensor, bbox_pred: Tensor,
                   bbox_pred.reshape(-1, 4), img_shape).reshape(-1, num_reg, 4)
 
 
-@register_graph(StandardRoIHead, MaskScoringRoIHead)
+@register_graph(StandardRoIHead, MasknessRoIHead, MaskScoringRoIHead)
 class DetectorGraph(nn.Module):
     """The test path of a built (MS) Mask R-CNN, for one image.
 

@@ -141,11 +141,12 @@ def check_supported(model: nn.Module) -> None:
     handle.
 
     Handled: two-stage detectors with an ``RPNHead`` (anchors, delta
-    boxes), a ``StandardRoIHead`` or ms_rcnn's ``MaskScoringRoIHead`` with
-    ``SingleRoIExtractor``s of aligned average ``RoIAlign``, a box head of
-    mmdet's FC/conv family with delta boxes and a softmax classifier, an
-    ``FCNMaskHead`` and ms_rcnn's ``MaskIoUHead``; any backbone and neck
-    that ``torch.export`` traces; NMS of type ``'nms'``.
+    boxes), a ``StandardRoIHead``, ms_rcnn's ``MasknessRoIHead`` or
+    ``MaskScoringRoIHead`` with ``SingleRoIExtractor``s of aligned average
+    ``RoIAlign``, a box head of mmdet's FC/conv family with delta boxes
+    and a softmax classifier, an ``FCNMaskHead`` and ms_rcnn's
+    ``MaskIoUHead``; any backbone and neck that ``torch.export`` traces;
+    NMS of type ``'nms'``.
     """
     roi_head = getattr(model, 'roi_head', None)
     if roi_head is None or not roi_head.with_mask:

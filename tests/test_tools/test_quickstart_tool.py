@@ -18,6 +18,7 @@ from mmengine.structures import InstanceData
 from pycocotools import mask as mask_utils
 
 from ms_rcnn import register_all_modules
+from ms_rcnn.evaluation.functional import RANKINGS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -93,8 +94,7 @@ def test_load_text_config_evaluates_by_both_scores(tmp_path):
     assert [(e.type, e.ann_file) for e in cfg.val_evaluator] == [
         ('HmeanIoUMetric', ann), ('CocoMetric', ann),
         ('MaskIoUCalibrationMetric', ann)]
-    assert cfg.val_evaluator[0].rankings == ('cls', 'mask', 'oracle',
-                                             'oracle_iou')
+    assert cfg.val_evaluator[0].rankings == RANKINGS
     assert cfg.val_evaluator[0].polygon_mode == 'contour'
     assert cfg.test_evaluator == cfg.val_evaluator
     assert cfg.randomness == dict(seed=2)
@@ -117,6 +117,15 @@ DNC = rect(10, 35, 90, 55)
 PREDS = [WORD_A, WORD_B, rect(60, 24, 90, 31), rect(20, 40, 50, 50)]
 CLASS_SCORES = [0.9, 0.6, 0.3, 0.95]
 MASK_SCORES = [0.8, 0.7, 0.75, 0.95]
+# What both models of the test below share: the oracles and bounds (1),
+# the rooms (0), and no maskness.
+BY_TRUE_IOU = dict(
+    hmean_oracle=1.0, hmean_oracle_wide=1.0, hmean_quality=1.0,
+    hmean_quality_wide=1.0, hmean_maskness=None, hmean_maskness_wide=None,
+    hmean_mask_maskness=None, hmean_mask_maskness_wide=None, hmean_upper=1.0,
+    segm_mAP_cls=1.0, segm_mAP_oracle=1.0, segm_mAP_quality=1.0,
+    segm_mAP_maskness=None, segm_mAP_mask_maskness=None, segm_mAP_upper=1.0,
+    room_quality=0.0, room_class=0.0, room_duplicates=0.0)
 
 
 @pytest.mark.parametrize(
@@ -133,33 +142,31 @@ MASK_SCORES = [0.8, 0.7, 0.75, 0.95]
         # exact). Box AP ranks by the class score: A and B (exact boxes)
         # before the false positive, AP 1.
         # The oracles score the false positive 0 (it overlaps no word):
-        # hmean 1 and AP 1, as the class score's order, so no headroom.
-        # The polygon inside D has true IoU 0 (crowd regions are not
-        # matched) and the highest scores; with IoUs (1, 1, 0, 0) the rank
-        # correlation of the mask scores (0.8, 0.7, 0.75, 0.95) is
-        # -2 / sqrt(5 * 4), that of the class scores 0.
+        # hmean 1 and AP 1, as the class score's order, so no room; the
+        # bounds are 1 too (each word has a detection of its own). No
+        # maskness was given: its rankings are null.
+        # The polygon inside D matches nothing and lies in a crowd region:
+        # left out of the correlations, as COCOeval leaves it out. With
+        # IoUs (1, 1, 0) the rank correlation of the mask scores (0.8,
+        # 0.7, 0.75) is 0, that of the class scores (0.9, 0.6, 0.3)
+        # 1.5 / sqrt(1.5 * 2).
         (MASK_SCORES,
-         dict(precision=2 / 3, recall=1.0, hmean=0.8, best_score_thr=0.05,
+         dict(BY_TRUE_IOU, precision=2 / 3, recall=1.0, hmean=0.8, best_score_thr=0.05,
               hmean_by_class_score=1.0, segm_mAP=(51 + 50 * 2 / 3) / 101,
-              bbox_mAP=1.0, hmean_cls_wide=1.0, hmean_mask=0.8, hmean_mask_wide=0.8,
-              hmean_oracle=1.0, hmean_oracle_wide=1.0, hmean_oracle_iou=1.0,
-              hmean_oracle_iou_wide=1.0, segm_mAP_cls=1.0,
-              segm_mAP_mask=(51 + 50 * 2 / 3) / 101, segm_mAP_oracle=1.0,
-              segm_mAP_oracle_iou=1.0, headroom=0.0, captured=None,
-              spearman_mask_score_iou=-2 / 20**0.5,
-              spearman_cls_score_iou=0.0)),
+              bbox_mAP=1.0, hmean_cls_wide=1.0, hmean_mask=0.8,
+              hmean_mask_wide=0.8, segm_mAP_mask=(51 + 50 * 2 / 3) / 101,
+              captured=None, captured_upper=None,
+              spearman_mask_score_iou=0.0,
+              spearman_cls_score_iou=1.5 / 3**0.5)),
         # Mask R-CNN has no mask score: everything ranks by the class
         # score, which puts A and B before the false positive (AP 1).
         (None,
-         dict(precision=1.0, recall=1.0, hmean=1.0, best_score_thr=0.35,
+         dict(BY_TRUE_IOU, precision=1.0, recall=1.0, hmean=1.0, best_score_thr=0.35,
               hmean_by_class_score=1.0, segm_mAP=1.0, bbox_mAP=1.0,
-              hmean_cls_wide=1.0,
-              hmean_mask=None, hmean_mask_wide=None, hmean_oracle=1.0,
-              hmean_oracle_wide=1.0, hmean_oracle_iou=1.0,
-              hmean_oracle_iou_wide=1.0, segm_mAP_cls=1.0,
-              segm_mAP_mask=None, segm_mAP_oracle=1.0,
-              segm_mAP_oracle_iou=1.0, headroom=0.0, captured=None,
-              spearman_mask_score_iou=0.0, spearman_cls_score_iou=0.0)),
+              hmean_cls_wide=1.0, hmean_mask=None, hmean_mask_wide=None,
+              segm_mAP_mask=None, captured=None, captured_upper=None,
+              spearman_mask_score_iou=1.5 / 3**0.5,
+              spearman_cls_score_iou=1.5 / 3**0.5)),
     ])
 def test_text_summary_holds_hand_counted_hmean(mask_scores, expected,
                                                tmp_path):

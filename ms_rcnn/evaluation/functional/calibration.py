@@ -20,51 +20,78 @@ import pycocotools.mask as mask_util
 from pycocotools.cocoeval import COCOeval
 from scipy.stats import rankdata
 
+from .rankings import max_matches
 
-def best_mask_ious(pred_rles, pred_cats, gt_rles, gt_cats):
-    """Actual IoU of each prediction: the highest mask IoU with a
-    ground-truth instance of the same category.
+# A detection whose mask overlaps a ground truth of its class by at least
+# this IoU is a true positive (COCO's loosest threshold).
+TP_IOU = 0.5
 
-    Args:
-        pred_rles (list[dict]): N predicted masks.
-        pred_cats (Sequence[int]): (N,) category id of each prediction.
-        gt_rles (list[dict]): G non-crowd ground-truth masks.
-        gt_cats (Sequence[int]): (G,) category id of each ground truth.
 
-    Returns:
-        np.ndarray: (N,) float64 in [0, 1].
-    """
-    num_preds, num_gts = len(pred_rles), len(gt_rles)
-    if num_preds == 0 or num_gts == 0:
-        return np.zeros(num_preds)
+def mask_ious(pred_rles, gt_rles, iscrowd=False):
+    """(N, G) mask IoUs of N predictions with G ground-truth masks, as
+    COCOeval computes them: with ``iscrowd``, intersection over the
+    prediction's area (the share of it inside the crowd region)."""
+    if len(pred_rles) == 0 or len(gt_rles) == 0:
+        return np.zeros((len(pred_rles), len(gt_rles)))
     for rle in pred_rles:
         if list(rle['size']) != list(gt_rles[0]['size']):
             raise ValueError(
                 f'predicted mask of size {list(rle["size"])} does not match '
                 f'the ground-truth image size {list(gt_rles[0]["size"])}')
-    # iscrowd all 0: plain IoU, not the crowd variant (intersection / pred).
-    ious = np.asarray(
-        mask_util.iou(list(pred_rles), list(gt_rles), [0] * num_gts))
-    ious = ious.reshape(num_preds, num_gts)
-    same_cat = (np.asarray(pred_cats)[:, None] == np.asarray(gt_cats)[None])
-    return np.where(same_cat, ious, 0.).max(axis=1)
+    ious = mask_util.iou(
+        list(pred_rles), list(gt_rles), [int(iscrowd)] * len(gt_rles))
+    return np.asarray(ious).reshape(len(pred_rles), len(gt_rles))
 
 
-def image_actual_ious(coco, img_id, pred_rles, pred_cats):
-    """:func:`best_mask_ious` against the ground truth of one image of a
-    pycocotools ``COCO``; crowd instances are ignored.
+def image_ious(coco, img_id, pred_rles, pred_cats, iou_thrs):
+    """How the predictions of one image of a pycocotools ``COCO`` overlap
+    its ground truth.
+
+    Args:
+        coco (COCO): the ground truth.
+        img_id (int): the image.
+        pred_rles (list[dict]): N predicted masks.
+        pred_cats (Sequence[int]): (N, ) category id of each prediction.
+        iou_thrs (np.ndarray): (T, ) IoU thresholds of the matchings.
 
     Returns:
-        np.ndarray: (N,) float64.
+        dict: each over the N predictions, (N, ) float64 unless said:
+
+        - ``ious``: IoU with the best non-crowd instance of the same
+          category, 0 where none overlaps (the *true IoU*);
+        - ``any_class_ious``: the same over instances of any category;
+        - ``on_crowd`` (bool): no true positive at IoU 0.5 but at least
+          half inside a crowd region of its category, which COCOeval
+          then ignores (neither true nor false positive);
+        - ``matches``: ``{category id: (T, ) int}``, per threshold the size
+          of the largest one-to-one matching of the category's
+          predictions and non-crowd instances with IoU >= the threshold
+          (:func:`~ms_rcnn.evaluation.functional.rankings.max_matches`).
     """
     if img_id not in coco.imgs:
         raise KeyError(f'image id {img_id} is not in the annotation file')
-    anns = [
-        a for a in coco.imgToAnns.get(img_id, []) if not a.get('iscrowd', 0)
-    ]
-    gt_rles = [coco.annToRLE(a) for a in anns]
-    gt_cats = [a['category_id'] for a in anns]
-    return best_mask_ious(pred_rles, pred_cats, gt_rles, gt_cats)
+    anns = coco.imgToAnns.get(img_id, [])
+    pred_cats = np.asarray(pred_cats, np.int64).reshape(-1)
+    parts = {}
+    for crowd in (False, True):
+        part = [a for a in anns if bool(a.get('iscrowd', 0)) == crowd]
+        ious = mask_ious(pred_rles, [coco.annToRLE(a) for a in part], crowd)
+        cats = np.array([a['category_id'] for a in part], np.int64)
+        parts[crowd] = ious, pred_cats[:, None] == cats[None]
+    (ious, same), (crowd_ious, crowd_same) = parts[False], parts[True]
+    best = np.where(same, ious, 0.).max(axis=1, initial=0.)
+    on_crowd = (best < TP_IOU) & (np.where(crowd_same, crowd_ious, 0.).max(
+        axis=1, initial=0.) >= TP_IOU)
+    gt_cats = [a['category_id'] for a in anns if not a.get('iscrowd', 0)]
+    matches = {}
+    for cat in set(gt_cats) | set(pred_cats.tolist()):
+        sub = ious[pred_cats == cat][:, np.asarray(gt_cats) == cat]
+        matches[cat] = np.array([max_matches(sub, t) for t in iou_thrs])
+    return dict(
+        ious=best,
+        any_class_ious=ious.max(axis=1, initial=0.),
+        on_crowd=on_crowd,
+        matches=matches)
 
 
 def pearson(x, y):
@@ -149,3 +176,39 @@ def coco_segm_ap(coco, dets, img_ids, cat_ids=None):
         coco_eval.accumulate()
         coco_eval.summarize()
     return float(coco_eval.stats[0])
+
+
+def coco_ap_bound(matches, num_gts, rec_thrs):
+    """The COCO AP@[.5:.95] that no ranking of the detections can exceed.
+
+    At threshold t, a ranking's true positives of category c are a
+    one-to-one matching, so at most ``M`` (the largest matching, summed
+    over images) of the category's ``G`` non-crowd instances: its recall
+    never passes ``M / G`` and its precision never passes 1, so its AP
+    (COCOeval's precision averaged at the recall points ``rec_thrs``) is
+    at most the share of recall points <= ``M / G`` (0 where ``M = 0``).
+    Each threshold's bound is reached by ranking a largest matching first,
+    but one ranking may not reach all of them at once: a detection that
+    overlaps two instances can be the best match of one at a high
+    threshold and the only match of the other at a low one.
+
+    Args:
+        matches (dict): ``{category id: (T, ) int}`` largest matchings at
+            COCOeval's T IoU thresholds, summed over the images.
+        num_gts (dict): ``{category id: int}`` non-crowd instances of each
+            evaluated category; those with none are left out, as COCOeval
+            leaves them out.
+        rec_thrs (np.ndarray): COCOeval's recall points.
+
+    Returns:
+        float: the bound in [0, 1]; NaN when no category has an instance.
+    """
+    aps = []
+    for cat, num in num_gts.items():
+        if num == 0:
+            continue
+        found = np.asarray(matches.get(cat, [0]))
+        aps.append(
+            np.where(found > 0, (rec_thrs[None] <= found[:, None] / num).sum(
+                axis=1) / len(rec_thrs), 0.).mean())
+    return float(np.mean(aps)) if aps else float('nan')

@@ -20,19 +20,17 @@ from shapely.ops import unary_union
 from ms_rcnn.registry import METRICS
 from ms_rcnn.structures import (intersection_areas, masks_to_polygons,
                                 polygon_ious, to_shapely)
+from ..functional.rankings import (RANKINGS, max_matches, ranking_scores,
+                                   to_numpy)
 
 STRATEGIES = ('vanilla', 'max_matching')
-# Scores that `rankings` can threshold by (HmeanIoUMetric's docstring).
-RANKINGS = ('cls', 'mask', 'oracle', 'oracle_iou')
 # Added to the sweep for the `_wide` results.
 WIDE_THRS = np.round(np.arange(0.91, 0.995, 0.01), 6)
 
 
-def _to_numpy(scores) -> np.ndarray:
+def _scores(scores) -> np.ndarray:
     """A tensor, array or list of scores as an (N,) float64 array."""
-    if hasattr(scores, 'detach'):
-        scores = scores.detach().cpu().numpy()
-    return np.asarray(scores, np.float64).reshape(-1)
+    return to_numpy(scores).astype(np.float64).reshape(-1)
 
 
 def count_matches(ious: np.ndarray, iou_thr: float,
@@ -93,16 +91,26 @@ class HmeanIoUMetric(BaseMetric):
     (the lowest one among ties), and that ``best_score_thr``.
 
     With ``rankings``, the same predictions are also thresholded by other
-    scores, to measure what a mask scorer could gain (:data:`RANKINGS`):
-    ``cls`` the class score (``scores``), ``mask`` the mask score
-    (``mask_scores``; NaN for a model without one), ``oracle`` the class
-    score times the prediction's true IoU (its largest polygon IoU with a
-    care GT, 0 where none) and ``oracle_iou`` the true IoU alone. For each,
-    ``hmean_{ranking}`` and ``score_thr_{ranking}`` are the best hmean and
-    its threshold over ``pred_score_thrs``, and ``hmean_{ranking}_wide``
-    and ``score_thr_{ranking}_wide`` the same over ``pred_score_thrs`` with
-    0.91, 0.92, ..., 0.99 added: a trained detector's class scores crowd
-    near 1, where a sweep that stops at 0.9 cuts them short.
+    scores, to measure what a mask scorer could gain, each computed as for
+    :class:`MaskIoUCalibrationMetric` (see
+    :data:`~ms_rcnn.evaluation.functional.RANKINGS`) with the prediction's
+    true IoU (its largest polygon IoU with a care GT, 0 where none): ``cls``
+    the class score (``scores``), ``mask`` the mask score
+    (``mask_scores``), ``oracle`` and ``quality`` the class score times the
+    true IoU (the same here: the protocol matches without classes),
+    ``maskness`` the class score times ``maskness``, ``mask_maskness`` the
+    mask score times it; NaN for a ranking whose input the model does not
+    give. For each, ``hmean_{ranking}`` and ``score_thr_{ranking}`` are
+    the best hmean and its threshold over ``pred_score_thrs``, and
+    ``hmean_{ranking}_wide`` and ``score_thr_{ranking}_wide`` the same over
+    ``pred_score_thrs`` with 0.91, 0.92, ..., 0.99 added: a trained
+    detector's class scores crowd near 1, where a sweep that stops at 0.9
+    cuts them short. ``hmean_upper`` is the hmean that no ranking and no
+    threshold can exceed: with M the largest one-to-one matching of the
+    counted predictions and the G care GTs (IoU > ``match_iou_thr``),
+    every threshold gives at most M hits, so hmean ``2 hits / (preds +
+    G)`` is at most ``2 M / (M + G)``, reached by keeping exactly a
+    largest matching (its predictions in the matching's order).
 
     Ground truth comes from ``ann_file`` (COCO-style, as written by
     ``tools/dataset_converters/{icdar2015,ctw1500}.py``), matched by the
@@ -211,7 +219,7 @@ class HmeanIoUMetric(BaseMetric):
             scores = pred.get('mask_scores')
             if scores is None:
                 scores = pred['scores']
-        scores = _to_numpy(scores)
+        scores = _scores(scores)
         polygons = pred.get('polygons')
         if polygons is None:
             polygons = masks_to_polygons(pred['masks'], self.polygon_mode)
@@ -234,30 +242,30 @@ class HmeanIoUMetric(BaseMetric):
             gt_parts, gt_ignore = self.gts[img_id]
             pred = sample.get('pred_instances')
             polygons, scores = self._predictions(pred)
-            # Other rankings threshold by other scores: keep everything.
-            keep = scores >= (0 if self.rankings else self.score_thrs.min())
+            # What the protocol's ranking keeps; the other rankings
+            # threshold by other scores and keep every prediction.
+            in_sweep = scores >= self.score_thrs.min()
+            keep = np.ones_like(in_sweep) if self.rankings else in_sweep
             polygons = [p for p, k in zip(polygons, keep) if k]
-            scores = scores[keep]
-            # The oracles multiply the class score: kept for any ranking.
-            ranking_scores = {}
-            if self.rankings:
-                ranking_scores['cls'] = _to_numpy(pred.get('scores'))[keep]
-            mask_scores = pred.get('mask_scores')
-            if 'mask' in self.rankings and mask_scores is not None:
-                ranking_scores['mask'] = _to_numpy(mask_scores)[keep]
+            scores, in_sweep = scores[keep], in_sweep[keep]
+            inputs = {}
+            for name, key in (('cls', 'scores'), ('mask', 'mask_scores'),
+                              ('maskness', 'maskness')):
+                if self.rankings and pred.get(key) is not None:
+                    inputs[name] = _scores(pred.get(key))[keep]
 
-            repaired = 0
+            gt_repaired = 0
             gts = []
             for parts in gt_parts:
                 geoms = [to_shapely(p) for p in parts]
-                repaired += sum(r for _, r in geoms)
+                gt_repaired += sum(r for _, r in geoms)
                 gts.append(geoms[0][0] if len(geoms) == 1 else unary_union(
                     [g for g, _ in geoms]))
-            preds = []
+            preds, repaired = [], []
             for p in polygons:
                 geom, r = to_shapely(p)
                 preds.append(geom)
-                repaired += r
+                repaired.append(r)
 
             # Discard predictions mostly inside one do-not-care region.
             ignored_gts = [g for g, i in zip(gts, gt_ignore) if i]
@@ -269,18 +277,19 @@ class HmeanIoUMetric(BaseMetric):
             care_gts = [g for g, i in zip(gts, gt_ignore) if not i]
             ious = polygon_ious(care_gts,
                                 [p for p, c in zip(preds, counted) if c])
+            empty = np.array([p.is_empty for p in preds], bool)
             self.results.append(
                 dict(
                     ious=ious,
                     scores=scores[counted],
-                    ranking_scores={
-                        k: v[counted]
-                        for k, v in ranking_scores.items()
-                    },
+                    inputs={k: v[counted]
+                            for k, v in inputs.items()},
                     num_gts=len(care_gts),
-                    num_discarded=int((~counted).sum()),
-                    num_empty=sum(p.is_empty for p in preds),
-                    num_repaired=repaired))
+                    # Counted as the protocol's ranking sees them.
+                    num_discarded=int((in_sweep & ~counted).sum()),
+                    num_empty=int((in_sweep & empty).sum()),
+                    num_repaired=gt_repaired +
+                    int(np.sum(np.array(repaired, int)[in_sweep]))))
 
     def sweep(self, results: List[dict], scores: List[np.ndarray],
               thrs: np.ndarray) -> Tuple[np.ndarray, ...]:
@@ -317,24 +326,29 @@ class HmeanIoUMetric(BaseMetric):
     def ranking_scores(self, results: List[dict],
                        ranking: str) -> Optional[List[np.ndarray]]:
         """Per image, the (N,) score of each counted prediction in
-        ``ranking`` (one of :data:`RANKINGS`); None for ``'mask'`` when the
-        predictions have no mask score."""
-        if ranking in ('cls', 'mask'):
-            if any(ranking not in r['ranking_scores'] for r in results):
+        ``ranking`` (see the class docstring); None when the predictions
+        lack its input."""
+        out = []
+        for r in results:
+            # The true IoU: the best care GT of each prediction, 0 where none.
+            true_ious = r['ious'].max(axis=0, initial=0.)
+            scores = ranking_scores(ranking, r['inputs']['cls'],
+                                    r['inputs'].get('mask'),
+                                    r['inputs'].get('maskness'), true_ious,
+                                    true_ious)
+            if scores is None:
                 return None
-            return [r['ranking_scores'][ranking] for r in results]
-        # The true IoU: the best care GT of each prediction, 0 where none.
-        true_ious = [
-            r['ious'].max(axis=0)
-            if r['ious'].shape[0] else np.zeros(r['ious'].shape[1])
-            for r in results
-        ]
-        if ranking == 'oracle_iou':
-            return true_ious
-        return [
-            r['ranking_scores']['cls'] * iou
-            for r, iou in zip(results, true_ious)
-        ]
+            out.append(scores)
+        return out
+
+    def upper_hmean(self, results: List[dict]) -> float:
+        """``2 M / (M + G)``: the hmean no ranking can exceed (see the class
+        docstring)."""
+        found = sum(
+            max_matches(r['ious'], self.match_iou_thr, strict=True)
+            for r in results)
+        num_gts = sum(r['num_gts'] for r in results)
+        return 2 * found / (found + num_gts) if found else 0.
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Sweep the score thresholds over the whole dataset."""
@@ -369,7 +383,7 @@ class HmeanIoUMetric(BaseMetric):
         for ranking in self.rankings:
             scores = self.ranking_scores(results, ranking)
             for suffix, sweep_thrs in (('', thrs), ('_wide', wide)):
-                if scores is None:  # no mask score
+                if scores is None:  # the model lacks its input
                     metrics[f'hmean_{ranking}{suffix}'] = float('nan')
                     metrics[f'score_thr_{ranking}{suffix}'] = float('nan')
                     continue
@@ -378,4 +392,6 @@ class HmeanIoUMetric(BaseMetric):
                 metrics[f'hmean_{ranking}{suffix}'] = float(ranked[best])
                 metrics[f'score_thr_{ranking}{suffix}'] = float(
                     sweep_thrs[best])
+        if self.rankings:
+            metrics['hmean_upper'] = self.upper_hmean(results)
         return metrics

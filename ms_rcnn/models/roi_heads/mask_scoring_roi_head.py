@@ -2,9 +2,8 @@
 from typing import List, Tuple
 
 import torch
-from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.models.task_modules.samplers import SamplingResult
-from mmdet.models.utils import empty_instances
+from mmdet.models.utils import empty_instances, unpack_gt_instances
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import ConfigType, InstanceList
@@ -13,14 +12,9 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ms_rcnn.registry import MODELS
-from ms_rcnn.structures import masks_to_polygons
 from ..task_modules.scored_rois import (detection_rois, instance_mask_targets,
                                         scored_rois)
-
-
-def select_class(preds: Tensor, labels: Tensor) -> Tensor:
-    """(N, C, ...) per-class outputs -> (N, ...) outputs of ``labels``."""
-    return preds[torch.arange(len(labels), device=labels.device), labels]
+from .maskness_roi_head import MasknessRoIHead, select_class
 
 
 def empty_scored_results(batch_img_metas: List[dict], device,
@@ -39,16 +33,13 @@ def empty_scored_results(batch_img_metas: List[dict], device,
 
 
 @MODELS.register_module()
-class MaskScoringRoIHead(StandardRoIHead):
+class MaskScoringRoIHead(MasknessRoIHead):
     """Mask R-CNN's RoI head with a MaskIoU head scoring each mask.
 
     Training adds ``loss_mask_iou`` on the positive RoIs; prediction adds
-    ``mask_scores`` to every result (see :class:`MaskIoUHead`).
-
-    With ``test_cfg.mask2polygon`` set, e.g. ``dict(mode='quad')``, each
-    result also gets ``polygons``: one flat float32 array per instance (see
-    :func:`ms_rcnn.structures.masks_to_polygons` for the keys), as text
-    detection metrics expect.
+    ``mask_scores`` to every result (see :class:`MaskIoUHead`), beside
+    ``maskness`` and, with ``test_cfg.mask2polygon``, ``polygons`` (see
+    :class:`MasknessRoIHead`).
 
     Args:
         mask_iou_head (dict): Config of the MaskIoU head.
@@ -97,6 +88,55 @@ class MaskScoringRoIHead(StandardRoIHead):
             losses['loss_mask_iou_det'] = self.detection_mask_iou_loss(
                 x, proposals, batch_data_samples)
         return losses
+
+    def positive_mask_iou_loss(self, x: Tuple[Tensor],
+                               rpn_results_list: InstanceList,
+                               batch_data_samples: SampleList) -> Tensor:
+        """MaskIoU loss of the positive RoIs alone, as the paper trains it,
+        with everything before the MaskIoU head fixed: the proposals are
+        assigned and sampled as in :meth:`loss`, and their masks predicted,
+        without gradient (a trained, frozen detector).
+
+        Args:
+            x (tuple[Tensor]): Multi-level features, each (B, C, H, W).
+            rpn_results_list (list[InstanceData]): Per image, the training
+                proposals, ``bboxes`` (n, 4).
+            batch_data_samples (list[DetDataSample]): With
+                ``gt_instances``.
+
+        Returns:
+            Tensor: ``loss_mask_iou``, a scalar.
+        """
+        batch_gt_instances, batch_gt_instances_ignore, _ = \
+            unpack_gt_instances(batch_data_samples)
+        with torch.no_grad():
+            sampling_results = []
+            for i, proposals in enumerate(rpn_results_list):
+                proposals = InstanceData(priors=proposals.bboxes)
+                assign_result = self.bbox_assigner.assign(
+                    proposals, batch_gt_instances[i],
+                    batch_gt_instances_ignore[i])
+                sampling_results.append(
+                    self.bbox_sampler.sample(
+                        assign_result,
+                        proposals,
+                        batch_gt_instances[i],
+                        feats=[level[i][None] for level in x]))
+            mask_results = self._mask_forward(
+                x, bbox2roi([res.pos_priors for res in sampling_results]))
+            mask_targets = self.mask_head.get_targets(
+                sampling_results, batch_gt_instances, self.train_cfg)
+        scored = [
+            scored_rois(res, gt, 'pos', 'gt')
+            for res, gt in zip(sampling_results, batch_gt_instances)
+        ]
+        labels = torch.cat([rois.labels for rois in scored])
+        mask_preds = select_class(mask_results['mask_preds'], labels)
+        mask_iou_preds = self.mask_iou_head(mask_results['mask_feats'],
+                                            mask_preds)
+        return self.mask_iou_head.loss_and_target(
+            select_class(mask_iou_preds, labels), mask_preds, mask_targets,
+            scored, batch_gt_instances, self.train_cfg)['loss_mask_iou']
 
     def detection_mask_iou_loss(self, x: Tuple[Tensor],
                                 proposals: InstanceList,
@@ -240,54 +280,26 @@ class MaskScoringRoIHead(StandardRoIHead):
         mask_results['loss_mask'].update(loss_mask_iou)
         return mask_results
 
-    def predict_mask(self,
-                     x: Tuple[Tensor],
-                     batch_img_metas: List[dict],
-                     results_list: InstanceList,
-                     rescale: bool = False) -> InstanceList:
-        """Masks and mask scores of the detections.
+    score_keys = ('maskness', 'mask_scores')
+
+    def score_masks(self, mask_results: dict,
+                    results_list: InstanceList) -> None:
+        """Add ``maskness`` and ``mask_scores`` (score x predicted IoU, see
+        :class:`MaskIoUHead`) to each result.
 
         Args:
-            x (tuple[Tensor]): Multi-level features, each (B, C, H, W).
-            batch_img_metas (list[dict]): Per image meta information.
-            results_list (list[InstanceData]): Per image detections with
-                ``bboxes`` (n, 4), ``scores`` (n, ) and ``labels`` (n, ).
-            rescale (bool): Return masks in the original image space.
-
-        Returns:
-            list[InstanceData]: The detections with ``masks`` (n, H, W) and
-            ``mask_scores`` (n, ) = score * predicted IoU.
+            mask_results (dict): ``_mask_forward``'s output for the
+                detections of all images: ``mask_preds`` (N, C, M, M),
+                ``mask_feats`` (N, C', S, S).
+            results_list (list[InstanceData]): Per image, n detections
+                with ``scores`` and ``labels`` (n, ); N over the batch.
         """
-        mask_rois = bbox2roi([res.bboxes for res in results_list])
-        if mask_rois.shape[0] == 0:
-            return self._add_polygons(
-                empty_scored_results(batch_img_metas, mask_rois.device,
-                                     results_list,
-                                     self.test_cfg.mask_thr_binary))
-
-        mask_results = self._mask_forward(x, mask_rois)
+        super().score_masks(mask_results, results_list)
         labels = torch.cat([res.labels for res in results_list])
         mask_iou_preds = self.mask_iou_head(
             mask_results['mask_feats'],
             select_class(mask_results['mask_preds'], labels))
-
-        num_per_img = [len(res) for res in results_list]
-        results_list = self.mask_head.predict_by_feat(
-            mask_preds=mask_results['mask_preds'].split(num_per_img, 0),
-            results_list=results_list,
-            batch_img_metas=batch_img_metas,
-            rcnn_test_cfg=self.test_cfg,
-            rescale=rescale)
-        results_list = self.mask_iou_head.predict_by_feat(
-            mask_iou_preds=mask_iou_preds.split(num_per_img, 0),
+        self.mask_iou_head.predict_by_feat(
+            mask_iou_preds=mask_iou_preds.split(
+                [len(res) for res in results_list], 0),
             results_list=results_list)
-        return self._add_polygons(results_list)
-
-    def _add_polygons(self, results_list: InstanceList) -> InstanceList:
-        """Add ``polygons`` when ``test_cfg.mask2polygon`` asks for them."""
-        polygon_cfg = self.test_cfg.get('mask2polygon')
-        if polygon_cfg is not None:
-            for results in results_list:
-                results.polygons = masks_to_polygons(results.masks,
-                                                     **polygon_cfg)
-        return results_list

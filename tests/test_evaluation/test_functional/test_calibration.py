@@ -1,11 +1,16 @@
-"""Matching, correlations and reliability bins, on hand-computed cases."""
+"""Matching, the AP bound, correlations and reliability bins, on
+hand-computed cases."""
+import contextlib
+import io
 import math
 
 import numpy as np
 import pycocotools.mask as mask_util
 import pytest
+from pycocotools.coco import COCO
 
-from ms_rcnn.evaluation.functional import (best_mask_ious, pearson,
+from ms_rcnn.evaluation.functional import (coco_ap_bound, image_ious,
+                                           mask_ious, pearson,
                                            reliability_curve, spearman)
 
 
@@ -16,31 +21,93 @@ def rle(y0, x0, h=4, w=4, size=12):
     return mask_util.encode(np.asfortranarray(mask))[0]
 
 
-def test_best_mask_ious_hand_computed():
-    gts = [rle(0, 0), rle(6, 6, 5, 5)]  # 16 px of category 1, 25 px of 2
+def coco_of(anns, size=12):
+    """A pycocotools COCO of one image (id 1) holding ``anns``: (category,
+    rle, iscrowd) triples."""
+    coco = COCO()
+    coco.dataset = dict(
+        images=[dict(id=1, height=size, width=size)],
+        categories=[dict(id=1, name='a'), dict(id=2, name='b')],
+        annotations=[
+            dict(
+                id=i + 1,
+                image_id=1,
+                category_id=cat,
+                segmentation=dict(
+                    size=r['size'], counts=r['counts'].decode()),
+                area=float(mask_util.area(r)),
+                bbox=mask_util.toBbox(r).tolist(),
+                iscrowd=crowd) for i, (cat, r, crowd) in enumerate(anns)
+        ])
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
+def test_image_ious_hand_computed():
+    # 16 px of category 1, 25 px of category 2, and a crowd region of
+    # category 2 (rows 0-3, columns 8-11).
+    coco = coco_of([(1, rle(0, 0), 0), (2, rle(6, 6, 5, 5), 0),
+                    (2, rle(0, 8), 1)])
     preds = [
         rle(0, 0),  # the first ground truth exactly: 1
         rle(0, 2),  # shifted 2 columns: 8 / (16 + 16 - 8) = 1/3
         rle(6, 7, 5, 5),  # shifted 1 column: 20 / (25 + 25 - 20) = 2/3
         rle(0, 0),  # on the first ground truth, but category 2: 0
-        rle(0, 8),  # overlaps nothing: 0
+        rle(0, 9, 4, 3),  # inside the crowd region, category 2: 0
+        rle(0, 9, 4, 3),  # the same, category 1 (the crowd is 2's): 0
     ]
-    ious = best_mask_ious(preds, [1, 1, 2, 2, 2], gts, [1, 2])
-    np.testing.assert_allclose(ious, [1, 1 / 3, 2 / 3, 0, 0])
+    found = image_ious(coco, 1, preds, [1, 1, 2, 2, 2, 1], [0.5, 0.7])
+    np.testing.assert_allclose(found['ious'], [1, 1 / 3, 2 / 3, 0, 0, 0])
+    # Any class: the category-2 mask on A has IoU 1 with A.
+    np.testing.assert_allclose(found['any_class_ious'],
+                               [1, 1 / 3, 2 / 3, 1, 0, 0])
+    assert found['on_crowd'].tolist() == [False] * 4 + [True, False]
+    # Category 1: only the first matches A at 0.5 and 0.7 (one instance).
+    # Category 2: the shifted B (2/3) at 0.5, nothing at 0.7.
+    assert found['matches'][1].tolist() == [1, 1]
+    assert found['matches'][2].tolist() == [1, 0]
 
 
-def test_best_mask_ious_takes_the_best_gt_of_the_class():
+def test_image_ious_takes_the_best_gt_of_the_class():
     # Two ground truths of the same class: the prediction overlaps the first
     # by 1/3 and the second exactly.
-    ious = best_mask_ious([rle(0, 4)], [1], [rle(0, 2), rle(0, 4)], [1, 1])
-    np.testing.assert_allclose(ious, [1.])
+    coco = coco_of([(1, rle(0, 2), 0), (1, rle(0, 4), 0)])
+    found = image_ious(coco, 1, [rle(0, 4)], [1], [0.5])
+    np.testing.assert_allclose(found['ious'], [1.])
 
 
-def test_best_mask_ious_empty_and_size_mismatch():
-    assert best_mask_ious([rle(0, 0)], [1], [], []).tolist() == [0.]
-    assert best_mask_ious([], [], [rle(0, 0)], [1]).shape == (0, )
+def test_image_ious_matches_one_to_one():
+    # Two predictions on the first instance: one match. A prediction one
+    # column off the second instance (IoU 12 / 20 = 0.6) matches it up to
+    # the threshold 0.6, inclusive as in COCOeval.
+    coco = coco_of([(1, rle(0, 0), 0), (1, rle(6, 0), 0)])
+    found = image_ious(coco, 1, [rle(0, 0), rle(0, 0), rle(6, 1)],
+                       [1, 1, 1], [0.5, 0.6, 0.65])
+    assert found['matches'][1].tolist() == [2, 2, 1]
+
+
+def test_image_ious_empty_and_size_mismatch():
+    coco = coco_of([(1, rle(0, 0), 0)])
+    found = image_ious(coco, 1, [], [], [0.5])
+    assert found['ious'].shape == (0, )
+    assert found['matches'][1].tolist() == [0]
+    assert mask_ious([rle(0, 0)], []).shape == (1, 0)
     with pytest.raises(ValueError, match=r'size \[20, 20\]'):
-        best_mask_ious([rle(0, 0, size=20)], [1], [rle(0, 0)], [1])
+        image_ious(coco, 1, [rle(0, 0, size=20)], [1], [0.5])
+    with pytest.raises(KeyError, match='image id 3'):
+        image_ious(coco, 3, [], [], [0.5])
+
+
+def test_coco_ap_bound_hand_computed():
+    rec_thrs = np.linspace(0, 1, 101)
+    # Category 1: 2 of 4 instances matched at the first threshold, 1 at the
+    # second: recall points <= 0.5 (51 of 101) and <= 0.25 (26). Category
+    # 2: nothing matched. Category 3 has no instance: left out.
+    bound = coco_ap_bound({1: np.array([2, 1]), 2: np.array([0, 0])},
+                          {1: 4, 2: 3, 3: 0}, rec_thrs)
+    assert bound == pytest.approx(((51 + 26) / 101 / 2 + 0) / 2)
+    assert math.isnan(coco_ap_bound({}, {1: 0}, rec_thrs))
 
 
 def test_pearson_hand_computed():

@@ -287,17 +287,20 @@ def test_unknown_score_key_is_named(one_image):
 
 
 def test_rankings_threshold_the_same_predictions(one_image):
-    # Two exact hits (class scores 0.98 and 0.97, mask scores 0.9 and 0.85)
-    # and a false positive P (true IoU 30 / 110 = 3/11 with GT2) with class
-    # score 0.92, mask score 0.22; a fourth prediction lies inside the
-    # do-not-care region and is discarded in every ranking.
+    # Two exact hits (class scores 0.98 and 0.97, mask scores 0.9 and 0.85,
+    # maskness 0.9 and 0.8) and a false positive P (true IoU 30 / 110 =
+    # 3/11 with GT2) with class score 0.92, mask score 0.22, maskness 0.6;
+    # a fourth prediction lies inside the do-not-care region and is
+    # discarded in every ranking.
     p_fp = rect(19, 0, 23, 10)
     res = evaluate(
         one_image, [
             sample(7, [GT1, GT2, p_fp, P_INSIDE_DNC], [0.98, 0.97, 0.92, 0.99],
-                   mask_scores=torch.tensor([0.9, 0.85, 0.22, 0.99]))
+                   mask_scores=torch.tensor([0.9, 0.85, 0.22, 0.99]),
+                   maskness=torch.tensor([0.9, 0.8, 0.6, 0.9]))
         ],
-        rankings=('cls', 'mask', 'oracle', 'oracle_iou'))
+        rankings=('cls', 'mask', 'oracle', 'quality', 'maskness',
+                  'mask_maskness'))
     # With P: 2 hits / 3 preds / 2 GTs -> P 2/3, R 1, hmean 0.8; without
     # it: hmean 1. The class score cannot drop P at thresholds <= 0.90
     # (0.8); the wide sweep drops it from 0.93 up to 0.97.
@@ -305,17 +308,50 @@ def test_rankings_threshold_the_same_predictions(one_image):
     assert res['icdar/score_thr_cls'] == pytest.approx(0.05)
     assert res['icdar/hmean_cls_wide'] == pytest.approx(1.0)
     assert res['icdar/score_thr_cls_wide'] == pytest.approx(0.93)
-    # Mask score: P (0.22) is gone from 0.25. Oracle: 0.92 x 3/11 = 0.251,
-    # gone from 0.30. True IoU alone: 0.273, gone from 0.30.
-    for ranking, thr in (('mask', 0.25), ('oracle', 0.30),
-                         ('oracle_iou', 0.30)):
+    # Mask score: P (0.22) is gone from 0.25. Oracle and quality (one
+    # class): 0.92 x 3/11 = 0.251, gone from 0.30. Class score x
+    # maskness: P 0.552, the hits 0.882 and 0.776: gone from 0.60. Mask
+    # score x maskness: P 0.132, the hits 0.81 and 0.68: gone from 0.15.
+    for ranking, thr in (('mask', 0.25), ('oracle', 0.30), ('quality', 0.30),
+                         ('maskness', 0.60), ('mask_maskness', 0.15)):
         for suffix in ('', '_wide'):
             key = f'{ranking}{suffix}'
             assert res[f'icdar/hmean_{key}'] == pytest.approx(1.0), key
             assert res[f'icdar/score_thr_{key}'] == pytest.approx(thr), key
+    # Both GTs can be hit by a prediction of their own: 2 x 2 / (2 + 2).
+    assert res['icdar/hmean_upper'] == pytest.approx(1.0)
     # The main result ranks by the mask score, as before.
     assert res['icdar/hmean'] == pytest.approx(1.0)
     assert res['icdar/best_score_thr'] == pytest.approx(0.25)
+
+
+def test_upper_hmean_counts_one_prediction_per_gt(one_image):
+    # Two predictions on GT1 (IoU 1 and 0.6), none on GT2: at most one
+    # hit, so hmean <= 2 x 1 / (1 + 2) whatever the ranking; the sweep by
+    # class score keeps both (P 1/2, R 1/2).
+    res = evaluate(one_image,
+                   [sample(7, [GT1, P_IOU_06], [0.5, 0.9])],
+                   rankings=('cls', ))
+    assert res['icdar/hmean_upper'] == pytest.approx(2 / 3)
+    assert res['icdar/hmean_cls'] == pytest.approx(2 / 3)
+    # GT2 at IoU 0.3 only, below the protocol's 0.5: no second hit.
+    res = evaluate(one_image, [sample(7, [GT1, P_IOU_03], [0.5, 0.9])],
+                   rankings=('cls', ))
+    assert res['icdar/hmean_upper'] == pytest.approx(2 / 3)
+
+
+def test_logged_counts_do_not_depend_on_rankings(one_image, monkeypatch):
+    # A prediction inside the do-not-care region below the lowest
+    # threshold (0.01 < 0.05) is never seen by the protocol's sweep: not
+    # counted as discarded, with or without other rankings.
+    logged = []
+    monkeypatch.setattr(hmean_module, 'print_log',
+                        lambda msg, **kw: logged.append(msg))
+    samples = [sample(7, [P_INSIDE_DNC, GT1], [0.01, 0.9])]
+    evaluate(one_image, samples)
+    evaluate(one_image, samples, rankings=('cls', 'oracle'))
+    assert logged[1].startswith('0 predictions discarded')
+    assert logged[3] == logged[1]
 
 
 def test_rankings_without_mask_scores(one_image):

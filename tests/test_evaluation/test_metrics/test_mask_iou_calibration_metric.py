@@ -1,4 +1,5 @@
 """MaskIoUCalibrationMetric on hand-made 12x12 images with known IoUs."""
+import itertools
 import json
 import math
 
@@ -8,7 +9,9 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
-from ms_rcnn.evaluation import MaskIoUCalibrationMetric
+from ms_rcnn.evaluation import MaskIoUCalibrationMetric, coco_segm_ap
+from ms_rcnn.evaluation.metrics.mask_iou_calibration_metric import \
+    encode_masks
 from ms_rcnn.registry import METRICS
 
 SIZE = 12
@@ -97,26 +100,27 @@ def evaluate(ann_file, samples, **kwargs):
     return metric.evaluate(len(samples))
 
 
-def test_hand_computed_correlations_and_mae(ann_file):
+def test_statistics_leave_out_detections_on_crowd_regions(ann_file):
     res = evaluate(ann_file, [sample(1, MASKS, LABELS, SCORES, MASK_SCORES)])
     assert res['calib/num_preds'] == 5
-    # Ranks of IoUs (5, 3, 4, 1.5, 1.5); of mask scores
-    # (0.81, 0.32, 0.35, 0.06, 0.10): (5, 3, 4, 1, 2). Centred:
-    # (2, 0, 1, -1.5, -1.5) and (2, 0, 1, -2, -1): r = 9.5 / sqrt(9.5 * 10).
-    assert res['calib/spearman_mask_score_iou'] == pytest.approx(
-        math.sqrt(0.95))
-    # Class-score ranks (5, 4, 3, 2, 1), centred (2, 1, 0, -1, -2):
-    # r = 8.5 / sqrt(9.5 * 10).
-    assert res['calib/spearman_cls_score_iou'] == pytest.approx(8.5 /
-                                                                math.sqrt(95))
-    # Scores centred (.2, .1, 0, -.1, -.2), IoUs (mean 0.4) centred
-    # (.6, -1/15, 4/15, -.4, -.4): sum of products 7/30, squares .1 and 34/45.
+    # The fourth detection lies in the crowd region of its category and
+    # matches nothing: COCOeval ignores it, and so do the statistics. The
+    # other four: true IoUs (1, 1/3, 2/3, 0), class scores (.9, .8, .7,
+    # .5), mask scores (.81, .32, .35, .10).
+    assert res['calib/num_on_crowd'] == 1
+    # Ranks of the IoUs (4, 2, 3, 1), of the mask scores the same: 1.
+    assert res['calib/spearman_mask_score_iou'] == pytest.approx(1.0)
+    # Class-score ranks (4, 3, 2, 1): centred (1.5, .5, -.5, -1.5) against
+    # (1.5, -.5, .5, -1.5): r = 4 / 5.
+    assert res['calib/spearman_cls_score_iou'] == pytest.approx(0.8)
+    # Scores centred (.175, .075, -.025, -.225), IoUs (mean 1/2) centred
+    # (1/2, -1/6, 1/6, -1/2): sum of products 11/60, squares 7/80, 5/9.
     assert res['calib/pearson_cls_score_iou'] == pytest.approx(
-        (7 / 30) / math.sqrt(0.1 * 34 / 45))
+        (11 / 60) / math.sqrt(7 / 80 * 5 / 9))
     assert res['calib/pearson_mask_score_iou'] == pytest.approx(
-        np.corrcoef(MASK_SCORES, IOUS)[0, 1])
-    # |0.9-1| + |0.4-1/3| + |0.5-2/3| + 0.1 + 0.2 = 19/30, over 5.
-    assert res['calib/mae_pred_iou'] == pytest.approx(19 / 150, abs=1e-6)
+        np.corrcoef([0.81, 0.32, 0.35, 0.10], [1, 1 / 3, 2 / 3, 0])[0, 1])
+    # |0.9-1| + |0.4-1/3| + |0.5-2/3| + |0.2-0| = 8/15, over 4.
+    assert res['calib/mae_pred_iou'] == pytest.approx(2 / 15, abs=1e-6)
     # True positives (IoU >= 0.5): the first and the third.
     # (|0.9-1| + |0.5-2/3|) / 2 = (1/10 + 1/6) / 2 = 2/15.
     assert res['calib/mae_pred_iou_tp'] == pytest.approx(2 / 15, abs=1e-6)
@@ -124,6 +128,93 @@ def test_hand_computed_correlations_and_mae(ann_file):
     assert res['calib/tp_iou_q1'] == pytest.approx(2 / 3 + 1 / 12)
     assert res['calib/tp_iou_median'] == pytest.approx(5 / 6)
     assert res['calib/tp_iou_q3'] == pytest.approx(1 - 1 / 12)
+
+
+def test_wrong_class_detection_splits_oracle_and_quality(ann_file):
+    # Category 1: A (IoU 1, 0.9) before the shifted A (1/3, 0.8) in every
+    # ranking: AP 1. Category 2: the shifted B (2/3, 0.7), the crowd
+    # detection (ignored) and the category-2 mask on A (0.5), whose true
+    # IoU is 0 but whose IoU with an instance of any class (A) is 1.
+    res = evaluate(ann_file, [sample(1, MASKS, LABELS, SCORES)])
+    # By class score and by the oracle (0.47 before 0): B matches first at
+    # the 4 thresholds 0.50-0.65, AP 1 there, 0 above: 0.4.
+    assert res['calib/segm_mAP_cls'] == pytest.approx((1 + 0.4) / 2)
+    assert res['calib/segm_mAP_oracle'] == pytest.approx((1 + 0.4) / 2)
+    # By quality the mask on A (0.5 x 1) comes before B (0.7 x 2/3):
+    # precision 1/2 at recall 1 at those thresholds, 0.2.
+    assert res['calib/segm_mAP_quality'] == pytest.approx((1 + 0.2) / 2)
+    assert res['calib/room_quality'] == pytest.approx(-0.1)
+    assert res['calib/room_class'] == pytest.approx(0.1)
+    # Each instance is matched as well as it can be: no room above.
+    assert res['calib/segm_mAP_upper'] == pytest.approx(0.7)
+    assert res['calib/room_duplicates'] == pytest.approx(0, abs=1e-12)
+
+
+def test_rooms_and_captured(ann_file):
+    # Image 2, ground truth A. The TP (IoU 1) has class score 0.6, the FP
+    # (IoU 1/3) 0.9. Class score: (FP, TP), precision 1/2 at recall 1 at
+    # every threshold, AP 0.5. The mask score (0.57, 0.27), the oracle and
+    # quality (0.6, 0.3) rank the TP first: AP 1, the bound too.
+    samples = [
+        sample(2, [square(0, 0), square(0, 2)], [0, 0], [0.6, 0.9],
+               [0.57, 0.27])
+    ]
+    res = evaluate(ann_file, samples)
+    expected = dict(cls=0.5, mask=1.0, oracle=1.0, quality=1.0, upper=1.0)
+    for ranking, ap in expected.items():
+        assert res[f'calib/segm_mAP_{ranking}'] == pytest.approx(ap), ranking
+    assert res['calib/room_quality'] == pytest.approx(0.5)
+    assert res['calib/captured'] == pytest.approx(1.0)
+    assert res['calib/captured_upper'] == pytest.approx(1.0)
+    # A mask score that keeps the class score's order captures nothing.
+    samples[0]['pred_instances']['mask_scores'] = torch.tensor([0.3, 0.6])
+    assert evaluate(ann_file, samples)['calib/captured'] == pytest.approx(0)
+
+
+def test_duplicates_room(ann_file):
+    # Category 1 (A on both images): A exactly twice on image 2 (class
+    # scores 0.9 and 0.8), and A widened by 2 columns on image 1 (IoU
+    # 16 / 24 = 2/3, 0.7). Category 2 (B) has no detection: AP 0, so each
+    # mAP is category 1's over 2.
+    samples = [
+        sample(2, [square(0, 0), square(0, 0)], [0, 0], [0.9, 0.8]),
+        sample(1, [square(0, 0, 4, 6)], [0], [0.7]),
+    ]
+    res = evaluate(ann_file, samples)
+    # Every ranking puts the duplicate (a false positive) second: TP, FP,
+    # TP at the 4 thresholds 0.50-0.65 (precision 1 up to recall 1/2, 2/3
+    # up to 1: (51 + 50 * 2/3) / 101), TP, FP, FP at the 6 others
+    # (51 / 101).
+    low, high = (51 + 50 * 2 / 3) / 101, 51 / 101
+    by_any = (4 * low + 6 * high) / 10 / 2
+    for ranking in ('cls', 'oracle', 'quality'):
+        assert res[f'calib/segm_mAP_{ranking}'] == pytest.approx(by_any)
+    # The bound matches both instances at the 4 low thresholds (AP 1).
+    assert res['calib/segm_mAP_upper'] == pytest.approx(
+        (4 + 6 * high) / 10 / 2)
+    assert res['calib/room_duplicates'] == pytest.approx(4 * (1 - low) / 20)
+
+
+def test_maskness_rankings(ann_file):
+    # Image 2, A: the TP (IoU 1) with class score 0.6 and maskness 0.9,
+    # the FP (IoU 1/3) with 0.9 and 0.5: cls x maskness 0.54 against 0.45
+    # puts the TP first (AP 1). With mask scores (0.2, 0.3) alone the FP
+    # leads (AP 0.5); times the maskness (0.18, 0.15) the TP leads again.
+    samples = [
+        sample(2, [square(0, 0), square(0, 2)], [0, 0], [0.6, 0.9],
+               [0.2, 0.3])
+    ]
+    samples[0]['pred_instances']['maskness'] = torch.tensor([0.9, 0.5])
+    res = evaluate(ann_file, samples)
+    assert res['calib/segm_mAP_maskness'] == pytest.approx(1.0)
+    assert res['calib/segm_mAP_mask'] == pytest.approx(0.5)
+    assert res['calib/segm_mAP_mask_maskness'] == pytest.approx(1.0)
+    # Without maskness (a model that gives none): NaN, the rest unchanged.
+    del samples[0]['pred_instances']['maskness']
+    res = evaluate(ann_file, samples)
+    assert math.isnan(res['calib/segm_mAP_maskness'])
+    assert math.isnan(res['calib/segm_mAP_mask_maskness'])
+    assert res['calib/segm_mAP_mask'] == pytest.approx(0.5)
 
 
 def test_mask_score_ranking_gives_higher_ap(ann_file):
@@ -153,66 +244,12 @@ def test_without_mask_scores(ann_file):
     for kind in ('pearson', 'spearman'):
         assert (res[f'calib/{kind}_mask_score_iou'] ==
                 res[f'calib/{kind}_cls_score_iou'])
-    assert math.isnan(res['calib/segm_mAP_mask'])
-    assert math.isnan(res['calib/captured'])
-    # The oracle needs no mask score. Category 1: A (IoU 1, score 0.9)
-    # comes before the shifted A (IoU 1/3, 0.8) by class score and by
-    # oracle, AP 1. Category 2: shifted B (IoU 2/3, 0.7) comes before the
-    # mask on A (IoU 0, 0.5) in both rankings too, and the crowd detection
-    # is ignored; B matches at the 4 thresholds 0.50-0.65 only: AP 0.4.
-    assert res['calib/segm_mAP_cls'] == pytest.approx((1 + 0.4) / 2)
-    assert res['calib/headroom'] == pytest.approx(0.0)
+    for key in ('segm_mAP_mask', 'segm_mAP_mask_maskness', 'captured',
+                'captured_upper'):
+        assert math.isnan(res[f'calib/{key}']), key
 
 
-def test_rankings_headroom_and_captured(ann_file):
-    # Image 2, ground truth A. The TP (IoU 1) has class score 0.6, the FP
-    # (IoU 1/3) 0.9. Class score: (FP, TP), AP 0.5 (see above). The mask
-    # score (0.57, 0.27), the oracle (0.6, 0.3), the IoU alone and the FP
-    # put last all rank the TP first: AP 1. Ordering only the true
-    # positives by quality (one TP, the FP keeps 0.9) changes nothing: 0.5.
-    samples = [
-        sample(2, [square(0, 0), square(0, 2)], [0, 0], [0.6, 0.9],
-               [0.57, 0.27])
-    ]
-    res = evaluate(ann_file, samples)
-    expected = dict(
-        cls=0.5, mask=1.0, oracle=1.0, oracle_iou=1.0, fp_last=1.0,
-        oracle_tp=0.5)
-    for ranking, ap in expected.items():
-        assert res[f'calib/segm_mAP_{ranking}'] == pytest.approx(ap), ranking
-    assert res['calib/headroom'] == pytest.approx(0.5)
-    assert res['calib/captured'] == pytest.approx(1.0)
-    # A mask score that keeps the class score's order captures nothing.
-    samples[0]['pred_instances']['mask_scores'] = torch.tensor([0.3, 0.6])
-    assert evaluate(ann_file, samples)['calib/captured'] == pytest.approx(0)
-
-
-def test_oracle_tp_orders_true_positives_by_quality(ann_file):
-    # Category 1 has A on images 1 and 2. d1 on image 1 covers A and two
-    # more columns (IoU 16/24 = 2/3), class score 0.7; d2 is A exactly on
-    # image 2, 0.5. A third detection, B exactly (category 2), makes
-    # category 2's AP 1 in every ranking. No detection is below IoU 0.5,
-    # so putting those last changes nothing.
-    d1 = sample(1, [square(0, 0, 4, 6), square(6, 6, 5, 5)], [0, 1],
-                [0.7, 0.9])
-    d2 = sample(2, [square(0, 0)], [0], [0.5])
-    res = evaluate(ann_file, [d1, d2])
-    # Both match at the 4 thresholds 0.50-0.65: AP 1 there. At the 6 from
-    # 0.70, by class score d1 (a FP there) comes first: precision 1/2 up
-    # to recall 1/2, i.e. at 51 of COCO's 101 recall points. Ordered by
-    # class score x IoU (d1 0.467, d2 0.5) d2 comes first: precision 1;
-    # oracle_tp swaps their class scores (d2 0.7, d1 0.5) to the same end.
-    by_cls = (4 + 6 * 0.5 * 51 / 101) / 10
-    by_quality = (4 + 6 * 51 / 101) / 10
-    assert res['calib/segm_mAP_cls'] == pytest.approx((by_cls + 1) / 2)
-    assert res['calib/segm_mAP_fp_last'] == pytest.approx((by_cls + 1) / 2)
-    for ranking in ('oracle_tp', 'oracle', 'oracle_iou'):
-        assert res[f'calib/segm_mAP_{ranking}'] == pytest.approx(
-            (by_quality + 1) / 2), ranking
-    assert res['calib/headroom'] == pytest.approx((by_quality - by_cls) / 2)
-
-
-def test_equally_good_masks_leave_no_headroom(ann_file):
+def test_equally_good_masks_leave_no_room(ann_file):
     # A exactly on both images, with different class scores: every ranking
     # gives AP 1, so a mask score has nothing to capture.
     samples = [
@@ -221,11 +258,12 @@ def test_equally_good_masks_leave_no_headroom(ann_file):
         sample(2, [square(0, 0)], [0], [0.4], [0.3])
     ]
     res = evaluate(ann_file, samples)
-    for ranking in ('cls', 'mask', 'oracle', 'oracle_iou', 'fp_last',
-                    'oracle_tp'):
+    for ranking in ('cls', 'mask', 'oracle', 'quality', 'upper'):
         assert res[f'calib/segm_mAP_{ranking}'] == pytest.approx(1.0)
-    assert res['calib/headroom'] == pytest.approx(0.0)
+    for room in ('quality', 'class', 'duplicates'):
+        assert res[f'calib/room_{room}'] == pytest.approx(0.0, abs=1e-12)
     assert math.isnan(res['calib/captured'])
+    assert math.isnan(res['calib/captured_upper'])
 
 
 def test_score_thr_and_rle_input(ann_file):
@@ -302,34 +340,107 @@ def test_built_from_registry_with_prefix(ann_file):
                 'pearson_mask_score_iou', 'spearman_mask_score_iou',
                 'pearson_cls_score_iou', 'spearman_cls_score_iou',
                 'mae_pred_iou', 'mae_pred_iou_tp', 'tp_iou_q1',
-                'tp_iou_median', 'tp_iou_q3', 'segm_mAP_cls',
-                'segm_mAP_mask', 'segm_mAP_oracle', 'segm_mAP_oracle_iou',
-                'segm_mAP_fp_last', 'segm_mAP_oracle_tp', 'headroom',
-                'captured', 'num_preds'
+                'tp_iou_median', 'tp_iou_q3', 'num_preds', 'num_on_crowd',
+                'segm_mAP_cls', 'segm_mAP_mask', 'segm_mAP_oracle',
+                'segm_mAP_quality', 'segm_mAP_maskness',
+                'segm_mAP_mask_maskness', 'segm_mAP_upper', 'room_quality',
+                'room_class', 'room_duplicates', 'captured', 'captured_upper'
             }
 
 
-def test_oracle_tp_keeps_false_positives_in_their_place(ann_file):
-    # Image 1, category 1 (A): the shifted A (IoU 2/3, class score 0.9),
-    # a FP beside A (IoU 0, 0.8) and A exactly (IoU 1, 0.7). By class
-    # score: the TP of IoU 2/3, the FP, the exact TP. oracle_tp hands the
-    # good masks' scores (0.9, 0.7) out again by quality: the exact TP
-    # 0.9, the shifted one 0.7; the FP stays second. Two detections on A:
-    # the higher-scored TP matches it, the other is a false positive.
-    samples = [
-        sample(1, [square(0, 0, 4, 6), square(8, 0), square(0, 0)],
-               [0, 0, 0], [0.9, 0.8, 0.7])
-    ]
-    res = evaluate(ann_file, samples)
-    # Category 2 (B) has no detection: AP 0, so mAP is category 1's / 2.
-    # By class score, thresholds 0.50-0.65 (4): first det matches, AP 1;
-    # 0.70-0.95 (6): the shifted A fails, the exact A third matches:
-    # precision 1/3 at recall 1, AP 1/3.
-    by_cls = (4 * 1 + 6 / 3) / 10
-    # oracle_tp: the exact A first: AP 1 at every threshold.
-    assert res['calib/segm_mAP_cls'] == pytest.approx(by_cls / 2)
-    assert res['calib/segm_mAP_oracle_tp'] == pytest.approx(1 / 2)
-    # Putting the FP last leaves the shifted A first, the exact A second:
-    # from 0.70, precision 1/2 at recall 1 (AP 1/2 instead of 1/3).
-    assert res['calib/segm_mAP_fp_last'] == pytest.approx(
-        (4 + 6 / 2) / 10 / 2)
+def rect(y0, x0, h, w, size=16):
+    """(size, size) bool mask of an h x w rectangle at (y0, x0)."""
+    mask = np.zeros((size, size), bool)
+    mask[y0:y0 + h, x0:x0 + w] = True
+    return mask
+
+
+def coco_file(tmp_path, anns, size=16):
+    """An annotation file of one image (id 1) holding ``anns``: (category,
+    mask, iscrowd) triples; categories 1 ('a') and 2 ('b')."""
+    coco = dict(
+        images=[dict(id=1, file_name='1.png', height=size, width=size)],
+        annotations=[
+            gt_ann(i + 1, 1, cat, mask, crowd)
+            for i, (cat, mask, crowd) in enumerate(anns)
+        ],
+        categories=[dict(id=1, name='a'),
+                    dict(id=2, name='b')])
+    path = tmp_path / 'bound.json'
+    path.write_text(json.dumps(coco))
+    return str(path)
+
+
+def best_ap_of_every_order(path, masks, labels):
+    """The largest COCO segm mAP (pycocotools) over every order of the
+    detections. COCOeval ranks each category's detections apart from the
+    others', so every order of each category's detections, combined,
+    covers every distinct result of the orders of all detections."""
+    coco = MaskIoUCalibrationMetric(path)._coco
+    rles = encode_masks(np.stack(masks))
+    by_cat = [[i for i, label in enumerate(labels) if label == cat]
+              for cat in sorted(set(labels))]
+    best = 0.
+    for orders in itertools.product(*map(itertools.permutations, by_cat)):
+        dets = []
+        for order in orders:
+            for rank, i in enumerate(order):
+                dets.append(
+                    dict(image_id=1, category_id=labels[i] + 1,
+                         segmentation=rles[i], score=1. - rank / 10))
+        best = max(best, coco_segm_ap(coco, dets, [1], [1, 2]))
+    return best
+
+
+def test_upper_bound_beats_every_order(tmp_path):
+    # Category 1: A and B; category 2: C and a crowd region. Seven
+    # detections: A exactly, a duplicate of A one column off (IoU 0.6), 3
+    # columns of B's 4 (0.75), a background one; C without its last
+    # column (0.8), one inside the crowd region, one of category 2 on A.
+    path = coco_file(tmp_path, [(1, rect(0, 0, 4, 4), 0),
+                                (1, rect(0, 6, 4, 4), 0),
+                                (2, rect(8, 0, 5, 5), 0),
+                                (2, rect(8, 8, 6, 6), 1)])
+    masks = [rect(0, 0, 4, 4), rect(0, 1, 4, 4), rect(0, 6, 4, 3),
+             rect(13, 0, 3, 3), rect(8, 0, 5, 4), rect(9, 9, 3, 3),
+             rect(0, 0, 4, 4)]
+    labels = [0, 0, 0, 0, 1, 1, 1]
+    metric = MaskIoUCalibrationMetric(path)
+    metric.process({}, [sample(1, masks, labels, [0.5] * 7)])
+    upper = metric.evaluate(1)['calib/segm_mAP_upper']
+    best = best_ap_of_every_order(path, masks, labels)
+    assert best <= upper + 1e-12
+    # Here one order reaches it: A and B first (each matched up to its
+    # IoU), C first in its category. Category 1: A at 10 thresholds, B at
+    # 6 (0.50-0.75); category 2: C at 7 (0.50-0.80); all of 2 and 1
+    # instances: recall points <= 1/2 (51) or all 101.
+    expected = ((4 * 101 + 2 * 101 + 4 * 51) / 10 / 101 + 7 / 10) / 2
+    assert upper == pytest.approx(expected)
+    assert best == pytest.approx(upper)
+
+
+def test_upper_bound_where_no_order_reaches_it(tmp_path):
+    # P and Q (category 1) overlap: P is columns 0-19 of rows 0-3, Q
+    # columns 1-20. y is P exactly (IoU 1 with P, 76 / 84 = 0.905 with
+    # Q); w is columns 0-16 (IoU 68 / 80 = 0.85 with P, 64 / 84 = 0.762
+    # with Q). COCOeval gives each detection, in rank order, the free
+    # instance of highest IoU.
+    size = 24
+    p, q = rect(0, 0, 4, 20, size), rect(0, 1, 4, 20, size)
+    path = coco_file(tmp_path, [(1, p, 0), (1, q, 0)], size)
+    y, w = p.copy(), rect(0, 0, 4, 17, size)
+    res = evaluate(path, [sample(1, [y, w], [0, 0], [0.9, 0.8])])
+    # y first (one detection per instance, the best by IoU, first): y
+    # takes P; w takes Q up to 0.75: both instances at the 6 thresholds
+    # 0.50-0.75, one of two (51 of 101 recall points) above. Category 2
+    # has no instance and is left out.
+    assert res['calib/segm_mAP_cls'] == pytest.approx(
+        (6 + 4 * 51 / 101) / 10)
+    # The bound: both at the 8 thresholds 0.50-0.85 (w with P, y with Q),
+    # one above (y with P).
+    upper = (8 + 2 * 51 / 101) / 10
+    assert res['calib/segm_mAP_upper'] == pytest.approx(upper)
+    # w first reaches both up to 0.85, but then fails at 0.90 and 0.95
+    # before y takes P (precision 1/2): no order reaches the bound.
+    assert best_ap_of_every_order(path, [y, w], [0, 0]) == pytest.approx(
+        (8 + 2 * 51 / 101 / 2) / 10)
