@@ -32,6 +32,13 @@ def record_nms(cuts: dict, name: str, boxes: Tensor, scores: Tensor,
     above the threshold; were its score above all of theirs, it would be
     kept (and they could be suppressed). The pair is the suppressed box and
     its highest such suppressor, for the box where that gap is smallest.
+
+    A suppressed box that no kept box overlaps above the threshold here
+    was suppressed by an IoU that the NMS op and ``bbox_overlaps`` put on
+    either side of the threshold (they differ in the last bit): a tie of
+    IoU, not of scores. Such boxes are recorded apart, under
+    ``name + '_iou'`` (e.g. ``rpn.nms_iou``), as (its score, its score),
+    the highest of them.
     """
     suppressed = torch.ones_like(scores, dtype=torch.bool)
     suppressed[keep] = False
@@ -52,7 +59,12 @@ def record_nms(cuts: dict, name: str, boxes: Tensor, scores: Tensor,
                 torch.where(overlaps, block_scores[:, None],
                             float('-inf')).max(0)[0])
         tops.append(top)
-    top = torch.cat(tops)
-    gaps = top - scores[suppressed]
-    i = int(gaps.argmin())
-    cuts[name] = (top[i].item(), scores[suppressed][i].item())
+    top, dropped = torch.cat(tops), scores[suppressed]
+    found = torch.isfinite(top)
+    if not found.all():
+        score = dropped[~found].max().item()
+        cuts[f'{name}_iou'] = (score, score)
+    if found.any():
+        gaps = top[found] - dropped[found]
+        i = int(gaps.argmin())
+        cuts[name] = (top[found][i].item(), dropped[found][i].item())

@@ -132,8 +132,10 @@ def tie_report(cuts: Dict[str, Tuple[float, float]]) -> dict:
         ``verdict``: every kind of cut with a tie, e.g. ``'tie in NMS'``
         (a suppressed box and its suppressor), ``'tie in NMS and at a
         top-k cut'`` (``nms_pre``, ``max_per_img``), ``'tie at
-        score_thr'``; ``'no tie at a cut'`` (a difference to look into)
-        when there is none. All kinds are named: on full-size random
+        score_thr'``, ``'tie at an NMS IoU threshold'`` (a box suppressed
+        though no kept box overlaps it above the threshold: ``*_iou``,
+        see :func:`~ms_rcnn.deploy.cuts.record_nms`); ``'no tie at a
+        cut'`` (a difference to look into) when there is none. All kinds are named: on full-size random
         weights the top-k cuts were tied on every image tried without
         changing a detection, while a tie in the RPN's NMS did change one.
     """
@@ -146,7 +148,8 @@ def tie_report(cuts: Dict[str, Tuple[float, float]]) -> dict:
         phrase for phrase, names in (('in NMS', {'nms'}),
                                      ('at a top-k cut',
                                       {'nms_pre', 'max_per_img'}),
-                                     ('at score_thr', {'score_thr'}))
+                                     ('at score_thr', {'score_thr'}),
+                                     ('at an NMS IoU threshold', {'nms_iou'}))
         if parts & names
     ]
     verdict = 'tie ' + ' and '.join(kinds) if kinds else 'no tie at a cut'

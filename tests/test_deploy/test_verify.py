@@ -7,6 +7,7 @@ from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
 from ms_rcnn.deploy import largest_differences
+from ms_rcnn.deploy.cuts import record_nms
 from ms_rcnn.deploy.verify import tie_report
 
 
@@ -123,9 +124,33 @@ def test_tie_report_names_cuts_closer_than_float_rounding(
     (['rcnn.score_thr.above', 'rcnn.nms'], 'tie in NMS and at score_thr'),
     (['rpn.nms', 'rpn.max_per_img', 'rcnn.score_thr.above'],
      'tie in NMS and at a top-k cut and at score_thr'),
+    # A box suppressed with no kept box above the IoU threshold.
+    (['rcnn.nms_iou'], 'tie at an NMS IoU threshold'),
 ])
 def test_verdict_names_every_kind_of_tied_cut(ties, verdict):
     # Ties 1e-6 wide; each kind is named once, NMS first.
     report = tie_report({name: (0.5 + 1e-6, 0.5) for name in ties})
     assert report['ties'] == sorted(ties)
     assert report['verdict'] == verdict
+
+
+def test_record_nms_reports_a_box_suppressed_without_suppressor():
+    # Box 0 (0.9) is kept. Box 1 (0.8) overlaps it by IoU 0.6 > 0.5: its
+    # suppressor, gap 0.1. Box 2 (0.7) overlaps box 0 by 0.5 exactly, not
+    # above the threshold here, yet the op suppressed it (its IoU put it
+    # the other side): no score gap exists, and none of -inf is reported.
+    boxes = torch.tensor([[0., 0., 10., 10.], [0., 0., 10., 6.],
+                          [0., 0., 20., 10.]])
+    scores = torch.tensor([0.9, 0.8, 0.7])
+    cuts = {}
+    record_nms(cuts, 'rcnn.nms', boxes, scores, torch.tensor([0]), 0.5)
+    assert cuts == {'rcnn.nms': pytest.approx((0.9, 0.8)),
+                    'rcnn.nms_iou': pytest.approx((0.7, 0.7))}
+    report = tie_report(cuts)
+    assert report['ties'] == ['rcnn.nms_iou']
+    assert report['verdict'] == 'tie at an NMS IoU threshold'
+    # Only such boxes: no score pair at all.
+    cuts = {}
+    record_nms(cuts, 'rpn.nms', boxes[[0, 2]], scores[[0, 2]],
+               torch.tensor([0]), 0.5)
+    assert cuts == {'rpn.nms_iou': pytest.approx((0.7, 0.7))}

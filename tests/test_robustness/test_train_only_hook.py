@@ -2,11 +2,9 @@
 import pytest
 import torch
 import torch.distributed as dist
-from mmengine.logging import MMLogger
 from mmengine.model import MMDistributedDataParallel
 from toy_runner import params, toy_runner
 
-from ms_rcnn.engine.hooks import TrainOnlyHook
 from ms_rcnn.engine.hooks.train_only_hook import under
 
 
@@ -108,34 +106,41 @@ def test_refuses_a_prefix_that_names_no_parameter(tmp_path):
         runner.train()
 
 
-class _Runner:
-    """What before_train reads of a Runner (not resuming)."""
-
-    def __init__(self, model):
-        self.model, self._resume = model, False
-        self.logger = MMLogger.get_current_instance()
-
-
 @pytest.mark.parametrize('find_unused', [False, True])
-def test_ddp_needs_find_unused_parameters(tmp_path, find_unused):
+def test_ddp_needs_find_unused_parameters_and_keeps_the_frozen_part(
+        tmp_path, monkeypatch, find_unused):
+    ckpt, loaded = _trained_checkpoint(tmp_path)
+    for name, value in dict(RANK=0, LOCAL_RANK=0, WORLD_SIZE=1).items():
+        monkeypatch.setenv(name, str(value))
+    # One process of a gloo group: the Runner wraps the model in DDP, as
+    # with several processes, before any hook runs.
     dist.init_process_group(
         'gloo', init_method=f'file://{tmp_path / "init"}', rank=0,
         world_size=1)
     try:
-        model = MMDistributedDataParallel(
-            torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)),
-            find_unused_parameters=find_unused)
-        runner = _Runner(model)
-        hook = TrainOnlyHook(prefixes=['1'])
-        hook.after_load_checkpoint(
-            runner, dict(state_dict=model.module.state_dict()))
-        if find_unused:
-            hook.before_train(runner)
-            assert [p.requires_grad for p in model.module.parameters()
-                    ] == [False, False, True, True]
-        else:
+        runner = _second(
+            tmp_path,
+            ckpt, ['linear.bias'],
+            max_iters=2,
+            launcher='pytorch',
+            cfg=dict(
+                model_wrapper_cfg=dict(
+                    type='MMDistributedDataParallel',
+                    device_ids=None,
+                    find_unused_parameters=find_unused)))
+        assert isinstance(runner.model, MMDistributedDataParallel)
+        if not find_unused:
             with pytest.raises(ValueError, match='find_unused_parameters='
                                'True'):
-                hook.before_train(runner)
+                runner.train()
+            return
+        runner.train()
+        after = {
+            k[len('module.'):]: v
+            for k, v in params(runner).items()
+        }
+        # Two steps through DDP: the weight as loaded, the bias moved.
+        assert torch.equal(after['linear.weight'], loaded['linear.weight'])
+        assert not torch.equal(after['linear.bias'], loaded['linear.bias'])
     finally:
         dist.destroy_process_group()

@@ -87,7 +87,8 @@ def toy_runner(work_dir,
                checkpoint=None,
                max_epochs=None,
                validate=False,
-               load_from=None):
+               load_from=None,
+               **runner_kwargs):
     """A Runner over 16 samples in batches of 2 (8 iterations an epoch).
 
     Iteration-based (``max_iters``) it checkpoints every 2 iterations and
@@ -135,7 +136,8 @@ def toy_runner(work_dir,
         load_from=load_from,
         randomness=dict(seed=0),
         default_scope='ms_rcnn',
-        **val)
+        **val,
+        **runner_kwargs)
 
 
 def params(runner):

@@ -79,9 +79,9 @@ class TrainOnlyHook(Hook):
                 'parameters as loaded, but the run loads no checkpoint: '
                 'set load_from (e.g. --cfg-options load_from=CKPT) or '
                 '--resume this stage')
-        # mmengine's Runner.train loads or resumes before this hook runs
-        # (mmengine 0.10: `_resume` is the run's resume argument).
-        if runner._resume and self.loaded_stamp != list(self.prefixes):
+        # mmengine's Runner.train loads or resumes before this hook runs; a
+        # resume restores the loop's iteration, a load_from does not.
+        if runner.iter > 0 and self.loaded_stamp != list(self.prefixes):
             raise ValueError(
                 'TrainOnlyHook: the resumed checkpoint was not saved by this '
                 'stage (it would continue another schedule); load an '
