@@ -74,6 +74,10 @@ class MaskIoUHead(BaseModule):
       weighted by the inverse of how many RoIs of the batch have a target
       in its bin (K equal bins over [0, 1]), normalised to a mean weight of
       1: every non-empty bin weighs the same in the loss;
+    * ``target_thr=t``: the target is 1 where the mask's IoU is above
+      ``t`` and 0 elsewhere, the question a threshold metric asks (the
+      ICDAR protocol counts a text polygon of IoU above 0.5): the head
+      then predicts how likely the mask is to count;
     * ``score_exponents=(a, b)``: at test time the mask score is
       ``score ** a * IoU ** b`` (the paper's: ``(1, 1)``). Only ``b / a``
       changes the ranking; ``tools/analysis_tools/fit_mask_score.py`` fits
@@ -110,6 +114,8 @@ class MaskIoUHead(BaseModule):
             None.
         target_bins (int): Bins of the target weighting; 0 weighs every RoI
             alike. Defaults to 0.
+        target_thr (float, optional): Binary targets above this IoU.
+            Defaults to None (the IoU itself, the paper's).
         detach_inputs (bool): Stop the gradient of ``loss_mask_iou`` at the
             head's inputs. Defaults to False (the paper's).
         add_detections (bool): Also train on the detections of the
@@ -134,6 +140,7 @@ class MaskIoUHead(BaseModule):
                  train_class: str = 'gt',
                  max_neg_ratio: Optional[float] = None,
                  target_bins: int = 0,
+                 target_thr: Optional[float] = None,
                  detach_inputs: bool = False,
                  add_detections: bool = False,
                  score_exponents: Tuple[float, float] = (1.0, 1.0),
@@ -165,6 +172,7 @@ class MaskIoUHead(BaseModule):
         self.train_class = train_class
         self.max_neg_ratio = max_neg_ratio
         self.target_bins = target_bins
+        self.target_thr = target_thr
         self.detach_inputs = detach_inputs
         self.add_detections = add_detections
         if not isinstance(score_exponents, (list, tuple)) or len(
@@ -254,6 +262,8 @@ class MaskIoUHead(BaseModule):
             matches = torch.cat([rois.matches for rois in scored])
             keep = (targets > 0) | ~matches
             mask_iou_pred, targets = mask_iou_pred[keep], targets[keep]
+        if self.target_thr is not None:
+            targets = (targets > self.target_thr).to(targets.dtype)
         if len(targets) == 0:
             # Keeps the graph connected so that DDP sees every parameter.
             return dict(loss_mask_iou=mask_iou_pred.sum() * 0)

@@ -97,6 +97,21 @@ def test_no_positive_target_gives_zero_connected_loss():
     assert pred.grad.tolist() == [0.0, 0.0]
 
 
+@pytest.mark.parametrize('target_thr, target', [(None, 0.5), (0.4, 1.0),
+                                                (0.6, 0.0)])
+def test_target_thr_makes_the_target_binary(target_thr, target):
+    res, gt, mask_preds, mask_targets = _case()
+    # The first mask keeps the left 14 of 28 columns of the box, which is
+    # the instance's: IoU 1/2.
+    mask_preds[0, :, 14:] = -10.
+    head = MaskIoUHead(num_classes=1, target_thr=target_thr)
+    loss = head.loss_and_target(
+        torch.tensor([0.3, 0.9]), mask_preds, mask_targets, [res], [gt],
+        ConfigDict(mask_thr_binary=0.5))['loss_mask_iou']
+    # The second (empty) mask stays out of the loss, as without target_thr.
+    assert loss.item() == pytest.approx(0.5 * (0.3 - target)**2)
+
+
 def test_predict_by_feat_clamps_and_keeps_scores():
     head = MaskIoUHead(num_classes=2)
     results = InstanceData(
