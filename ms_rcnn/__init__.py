@@ -41,8 +41,9 @@ def register_all_modules(init_default_scope: bool = True) -> None:
 
     # mmdet's modules first (without touching the scope): ours subclass them.
     mmdet_register_all(init_default_scope=False)
+    # Not ms_rcnn.deploy: OnnxMaskScoringDetector is registered when
+    # ms_rcnn's MODELS imports its locations (see ms_rcnn.registry).
     from . import data_checks, evaluation, models, visualization  # noqa
-    from .deploy import detector  # noqa: F401  (OnnxMaskScoringDetector)
     from .engine import hooks  # noqa: F401
     allow_mmengine_checkpoints()
 

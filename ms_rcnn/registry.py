@@ -46,8 +46,10 @@ TRANSFORMS = _child('transform', mmdet_registry.TRANSFORMS,
                     'mmdet.datasets.transforms', 'ms_rcnn.data_checks')
 FUNCTIONS = _child('function', mmengine_registry.FUNCTIONS, 'mmengine.dataset')
 
-# ms_rcnn.deploy.detector: OnnxMaskScoringDetector (ms_rcnn.deploy imports
-# onnxruntime only when a detector is built).
+# ms_rcnn.deploy.detector: OnnxMaskScoringDetector, found by name without
+# register_all_modules importing deploy code. mmengine imports every
+# location on a registry's first lookup, so training imports that module
+# too; it imports its config side and onnxruntime when a detector is built.
 MODELS = _child('model', mmdet_registry.MODELS, 'mmdet.models',
                 'ms_rcnn.models', 'ms_rcnn.deploy.detector')
 MODEL_WRAPPERS = _child('model_wrapper', mmdet_registry.MODEL_WRAPPERS,

@@ -26,36 +26,10 @@ from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 
+from ms_rcnn import register_all_modules
 from ms_rcnn.models.roi_heads.maskness_roi_head import maskness
 from ms_rcnn.registry import MODELS
 from ms_rcnn.structures import masks_to_polygons
-from .settings import (INPUTS, SETTINGS_KEY, check_settings, load_config,
-                       output_names)
-
-
-def check_fits(session,
-               onnx_file: str,
-               cfg: Config,
-               config_name: str,
-               cfg_options: Optional[dict] = None):
-    """Raise ValueError if the session's file is not an export of a model
-    like ``cfg``'s: other inputs or outputs, settings that the export
-    froze otherwise than ``cfg`` has them, or ``cfg_options`` of the model
-    that the file does not record (see
-    :func:`ms_rcnn.deploy.settings.check_settings`)."""
-    inputs = tuple(i.name for i in session.get_inputs())
-    outputs = tuple(o.name for o in session.get_outputs())
-    if inputs != INPUTS:
-        raise ValueError(f'{onnx_file} is not an ms_rcnn export: its inputs '
-                         f'are {list(inputs)}, not {list(INPUTS)}')
-    expected = output_names(cfg.model)
-    if outputs != expected:
-        raise ValueError(
-            f'{onnx_file} does not fit {config_name}: its outputs are '
-            f'{list(outputs)}, the config\'s model gives {list(expected)}')
-    meta = session.get_modelmeta().custom_metadata_map
-    check_settings(meta.get(SETTINGS_KEY), cfg, onnx_file, config_name,
-                   cfg_options)
 
 
 @MODELS.register_module()
@@ -101,6 +75,10 @@ class OnnxMaskScoringDetector(BaseModel):
         except ImportError as error:
             raise ImportError('OnnxMaskScoringDetector needs onnxruntime: '
                               'pip install "ms_rcnn[deploy]"') from error
+        # Imported here: ms_rcnn's MODELS imports this module on its first
+        # lookup, during training too, for the registration of the class.
+        from .settings import check_fits, load_config, output_names
+        register_all_modules(init_default_scope=False)
         cfg = load_config(config)
         if cfg_options:
             if cfg is config:  # leave the caller's config as it is

@@ -1,7 +1,7 @@
 """Export a config and checkpoint to one ONNX file.
 
 The file's graph is the model's registered graph
-(:func:`~ms_rcnn.deploy.support.build_graph`); its metadata
+(:func:`~ms_rcnn.deploy.graph.build_graph`); its metadata
 (``metadata_props``) holds one entry, :data:`~.settings.SETTINGS_KEY`: the
 JSON of the settings that the graph froze and that the detector needs
 around it (:func:`ms_rcnn.deploy.settings.settings`).
@@ -17,10 +17,10 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.runner import load_checkpoint
 
+from ms_rcnn import register_all_modules
 from ms_rcnn.registry import MODELS
-from .settings import (INPUTS, SETTINGS_KEY, load_config, output_names,
-                       settings)
-from .support import build_graph
+from .graph import build_graph
+from .settings import INPUTS, SETTINGS_KEY, load_config, output_names, settings
 
 # onnxruntime's RoiAlign has half_pixel coordinates from opset 16 on; the
 # dynamo exporter writes opset 18 and later.
@@ -34,6 +34,8 @@ def build_model(config: Union[str, Config],
     initialisation (``init_weights``; a pretrained backbone is not
     downloaded but initialised like the rest). ``model.cfg`` is the
     config, as mmdet's ``init_detector`` sets it."""
+    # Also lets mmengine load its training checkpoints under torch >= 2.6.
+    register_all_modules(init_default_scope=False)
     cfg = load_config(config)
     model_cfg = cfg.model
     if checkpoint is None and model_cfg.backbone.get('init_cfg'):

@@ -25,7 +25,9 @@ Subclasses for other RoI heads (e.g. the cascades of
 :meth:`DetectorGraph.check`, :meth:`~DetectorGraph.extras`,
 :meth:`~DetectorGraph.box_predictions` and
 :meth:`~DetectorGraph.mask_predictions`, and register themselves for
-their RoI heads with :func:`~ms_rcnn.deploy.support.register_graph`.
+their RoI heads with :func:`register_graph`. :func:`build_graph` gives
+a model its graph; the modules of other graphs (a project's) are imported
+then, from :data:`ms_rcnn.deploy.GRAPH_MODULES`.
 
 In eager runs, ``forward(img, img_shape, cuts={})`` also records the
 scores on both sides of each cut of a ranking (:mod:`.cuts`), from which
@@ -34,18 +36,23 @@ scores on both sides of each cut of a ranking (:mod:`.cuts`), from which
 Shapes: ``img`` (1, 3, H, W) normalised and padded, ``img_shape`` (2, )
 int64 (height, width) of the image inside the padding.
 """
-from typing import Optional, Tuple
+import importlib
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
+from mmdet.models.detectors import TwoStageDetector
 from mmdet.models.roi_heads import StandardRoIHead
-from mmdet.models.task_modules.coders.delta_xywh_bbox_coder import \
-    delta2bbox
+from mmdet.models.task_modules.coders.delta_xywh_bbox_coder import delta2bbox
 from torch import Tensor
 
-from ms_rcnn.models.roi_heads import MaskScoringRoIHead, MasknessRoIHead
+from ms_rcnn.models.roi_heads import MasknessRoIHead, MaskScoringRoIHead
+from . import GRAPH_MODULES
 from .cuts import record_cut, record_nms
-from .support import check_supported, register_graph
+from .support import UnsupportedModelError, check_supported, qualified_name
+
+# RoI head class -> the graph class that reproduces it.
+GRAPHS: Dict[type, type] = {}
 
 
 def batched_nms(boxes: Tensor,
@@ -136,6 +143,44 @@ def regress(head: nn.Module, boxes: Tensor, bbox_pred: Tensor,
     num_reg = 1 if head.reg_class_agnostic else head.num_classes
     return decode(head.bbox_coder, boxes.repeat_interleave(num_reg, dim=0),
                   bbox_pred.reshape(-1, 4), img_shape).reshape(-1, num_reg, 4)
+
+
+def register_graph(*roi_heads: type) -> Callable[[type], type]:
+    """Class decorator: the graph reproduces models whose ``roi_head`` is
+    one of ``roi_heads`` (exact classes)."""
+
+    def register(graph_cls: type) -> type:
+        for roi_head in roi_heads:
+            GRAPHS[roi_head] = graph_cls
+        return graph_cls
+
+    return register
+
+
+def build_graph(model: nn.Module) -> nn.Module:
+    """The registered graph of ``model``'s RoI head, built on ``model``.
+
+    Raises:
+        UnsupportedModelError: No graph reproduces the model (its RoI head
+            and the handled ones named), or the graph's own check fails.
+    """
+    # Projects' graphs register when their modules are first imported:
+    # here, when an export asks for a graph, not when a project is.
+    for name in GRAPH_MODULES:
+        importlib.import_module(name)
+    if not isinstance(model, TwoStageDetector):
+        raise UnsupportedModelError(
+            f'ONNX export: the detector is {qualified_name(type(model))}; '
+            'only two-stage detectors with masks are exported')
+    roi_head = getattr(model, 'roi_head', None)
+    graph_cls = GRAPHS.get(type(roi_head))
+    if graph_cls is None:
+        handled = ', '.join(qualified_name(cls) for cls in GRAPHS)
+        raise UnsupportedModelError(
+            f'ONNX export: model.roi_head is '
+            f'{qualified_name(type(roi_head))}; the export handles '
+            f'{handled}')
+    return graph_cls(model)
 
 
 @register_graph(StandardRoIHead, MasknessRoIHead, MaskScoringRoIHead)

@@ -10,7 +10,8 @@ needs the data preprocessor that the weights expect (``mean``, ``std``,
 lists them as flat keys (``'model.test_cfg.rcnn.score_thr': 0.05``); the
 export stores them as JSON in the file's ``metadata_props`` under
 :data:`SETTINGS_KEY`, and :func:`check_settings` refuses a config that
-disagrees, naming each key and both values.
+disagrees, naming each key and both values; :func:`check_fits` also
+refuses a file of other inputs or outputs.
 
 ``model.test_cfg.rcnn.mask_thr_binary`` and ``mask2polygon`` are recorded
 too but not compared: they act after the graph (the mask paste, the
@@ -38,10 +39,12 @@ BEFORE_GRAPH = ('model.data_preprocessor', )
 
 
 def load_config(config: Union[str, Config]) -> Config:
-    """The config, from a path or as given, with ms_rcnn's modules
-    registered and the config's default scope set."""
-    import ms_rcnn
-    ms_rcnn.register_all_modules(init_default_scope=False)
+    """The config, from a path or as given, with its default scope set.
+
+    Registering the modules is the caller's (``register_all_modules``):
+    :func:`~ms_rcnn.deploy.export.build_model` and
+    :class:`~ms_rcnn.deploy.detector.OnnxMaskScoringDetector` do it.
+    """
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     return cfg
@@ -173,3 +176,28 @@ def check_settings(recorded: Optional[str],
             f'{onnx_file} does not fit {config_name}; the export froze '
             'these settings (export again to change them):\n  ' +
             '\n  '.join(differences))
+
+
+def check_fits(session,
+               onnx_file: str,
+               cfg: Config,
+               config_name: str,
+               cfg_options: Optional[dict] = None):
+    """Raise ValueError if the session's file is not an export of a model
+    like ``cfg``'s: other inputs or outputs, settings that the export
+    froze otherwise than ``cfg`` has them, or ``cfg_options`` of the model
+    that the file does not record (see :func:`check_settings`);
+    ``session``: onnxruntime's of the file."""
+    inputs = tuple(i.name for i in session.get_inputs())
+    outputs = tuple(o.name for o in session.get_outputs())
+    if inputs != INPUTS:
+        raise ValueError(f'{onnx_file} is not an ms_rcnn export: its inputs '
+                         f'are {list(inputs)}, not {list(INPUTS)}')
+    expected = output_names(cfg.model)
+    if outputs != expected:
+        raise ValueError(
+            f'{onnx_file} does not fit {config_name}: its outputs are '
+            f'{list(outputs)}, the config\'s model gives {list(expected)}')
+    meta = session.get_modelmeta().custom_metadata_map
+    check_settings(meta.get(SETTINGS_KEY), cfg, onnx_file, config_name,
+                   cfg_options)

@@ -4,14 +4,14 @@ A graph (:class:`~ms_rcnn.deploy.graph.DetectorGraph` or a subclass)
 reproduces mmdet's test path of exactly these components; any other would
 be exported with the wrong semantics, so it is refused naming the
 component by its configured path and the classes by their qualified
-names. Graphs register for the exact RoI head classes they reproduce with
-:func:`register_graph`; :func:`build_graph` picks the model's.
+names. Which graph reproduces which RoI head is
+:mod:`~ms_rcnn.deploy.graph`'s registry (``register_graph``,
+``build_graph``): the graphs call these checks, never the other way.
 """
-from typing import Callable, Dict, Iterable
+from typing import Iterable
 
 from mmcv.ops import RoIAlign
 from mmdet.models.dense_heads import RPNHead
-from mmdet.models.detectors import TwoStageDetector
 from mmdet.models.roi_heads import (BBoxHead, ConvFCBBoxHead, FCNMaskHead,
                                     Shared2FCBBoxHead, Shared4Conv1FCBBoxHead,
                                     SingleRoIExtractor)
@@ -24,8 +24,6 @@ from ms_rcnn.models.roi_heads import MaskIoUHead
 # computes.
 BBOX_HEADS = (BBoxHead, ConvFCBBoxHead, Shared2FCBBoxHead,
               Shared4Conv1FCBBoxHead)
-# RoI head class -> the graph class that reproduces it.
-GRAPHS: Dict[type, type] = {}
 
 
 class UnsupportedModelError(ValueError):
@@ -40,42 +38,6 @@ def qualified_name(cls: type) -> str:
 
 def _names(classes: Iterable[type]) -> str:
     return ', '.join(qualified_name(cls) for cls in classes)
-
-
-def register_graph(*roi_heads: type) -> Callable[[type], type]:
-    """Class decorator: the graph reproduces models whose ``roi_head`` is
-    one of ``roi_heads`` (exact classes)."""
-
-    def register(graph_cls: type) -> type:
-        for roi_head in roi_heads:
-            GRAPHS[roi_head] = graph_cls
-        return graph_cls
-
-    return register
-
-
-def build_graph(model: nn.Module) -> nn.Module:
-    """The registered graph of ``model``'s RoI head, built on ``model``.
-
-    Raises:
-        UnsupportedModelError: No graph reproduces the model (its RoI head
-            and the handled ones named), or the graph's own check fails.
-    """
-    # DetectorGraph registers itself for mmdet's and ms_rcnn's RoI heads
-    # when its module is first imported.
-    from . import graph  # noqa: F401
-    if not isinstance(model, TwoStageDetector):
-        raise UnsupportedModelError(
-            f'ONNX export: the detector is {qualified_name(type(model))}; '
-            'only two-stage detectors with masks are exported')
-    roi_head = getattr(model, 'roi_head', None)
-    graph_cls = GRAPHS.get(type(roi_head))
-    if graph_cls is None:
-        raise UnsupportedModelError(
-            f'ONNX export: model.roi_head is '
-            f'{qualified_name(type(roi_head))}; the export handles '
-            f'{_names(GRAPHS)}')
-    return graph_cls(model)
 
 
 def check_class(obj, where: str, classes: Iterable[type]) -> None:

@@ -135,9 +135,10 @@ def tie_report(cuts: Dict[str, Tuple[float, float]]) -> dict:
         score_thr'``, ``'tie at an NMS IoU threshold'`` (a box suppressed
         though no kept box overlaps it above the threshold: ``*_iou``,
         see :func:`~ms_rcnn.deploy.cuts.record_nms`); ``'no tie at a
-        cut'`` (a difference to look into) when there is none. All kinds are named: on full-size random
-        weights the top-k cuts were tied on every image tried without
-        changing a detection, while a tie in the RPN's NMS did change one.
+        cut'`` (a difference to look into) when there is none. All kinds
+        are named: on full-size random weights the top-k cuts were tied on
+        every image tried without changing a detection, while a tie in the
+        RPN's NMS did change one.
     """
     gaps = {name: kept - dropped for name, (kept, dropped) in cuts.items()}
     ties = sorted(name for name, gap in gaps.items() if gap < ROUNDING)

@@ -1,4 +1,4 @@
-"""The README's config for a dataset of one's own: it builds, loads the
+"""The guide's config for a dataset of one's own: it builds, loads the
 COCO checkpoint of `load_from` and trains."""
 import json
 import math
@@ -16,12 +16,12 @@ import ms_rcnn
 from ms_rcnn.registry import MODELS
 
 ROOT = Path(__file__).parents[2]
-README = ROOT / 'README.md'
+GUIDE = ROOT / 'docs' / 'user_guides' / 'own_data.md'
 
 
 def _readme_config():
-    text = README.read_text()
-    section = text[text.index('### Your own data'):]
+    text = GUIDE.read_text()
+    section = text[text.index('## A COCO-format dataset'):]
     snippet = re.search(r'```python\n(.*?)```', section, re.S).group(1)
     # ms_rcnn:: needs a regular install (tested in test_mim.py); the
     # editable install of the checkout is read from the source tree.
@@ -29,7 +29,7 @@ def _readme_config():
 
 
 def _pets(shapes, root):
-    """The tiny shapes dataset as the README's data/pets/: two classes
+    """The tiny shapes dataset as the guide's data/pets/: two classes
     named cat and dog (the third shape counts as a dog)."""
     os.makedirs(root)
     os.symlink(shapes['img_dir'], os.path.join(root, 'images'))

@@ -157,8 +157,8 @@ def test_readme_config_for_own_text_data(tmp_path):
     from pathlib import Path
 
     root = Path(__file__).parents[2]
-    text = (root / 'README.md').read_text()
-    section = text[text.index('## Text detection'):]
+    text = (root / 'docs' / 'user_guides' / 'own_data.md').read_text()
+    section = text[text.index('## A text dataset'):]
     snippet = re.search(r'```python\n(.*?)```', section, re.S).group(1)
     # ms_rcnn:: needs a regular install (tested in test_mim.py).
     snippet = snippet.replace('ms_rcnn::', str(root / 'configs') + '/')

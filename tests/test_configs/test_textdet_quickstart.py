@@ -6,15 +6,19 @@ import ast
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from mmdet.structures.mask import PolygonMasks
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
+from ms_rcnn_testing import make_batch, predict
 
 from ms_rcnn.data_preparation import (convert_ctw1500, convert_icdar2015,
                                       generate_text_dataset)
 from ms_rcnn.data_preparation.synthetic_text import LAYOUTS
+from ms_rcnn.registry import MODELS
 
 QUICKSTART = 'configs/textdet/quickstart/{}_r18_fpn_quickstart_{}.py'
 SHIPPED = 'configs/textdet/{}_r50_fpn_160e_{}.py'
@@ -25,6 +29,25 @@ PAIRS = [(model, kind) for model in ('ms-rcnn', 'mask-rcnn')
 def without(cfg, *keys):
     """The config as a plain dict, without the top-level ``keys``."""
     return {k: v for k, v in cfg.to_dict().items() if k not in keys}
+
+
+def unsized(loader):
+    """A dataloader's config as a plain dict, without where its files are
+    (``data_root``), its batch size and workers, and its transforms' image
+    sizes (``scale``, ``crop_size``) and default ``backend_args``."""
+    loader = {
+        k: v
+        for k, v in loader.to_dict().items()
+        if k not in ('batch_size', 'num_workers', 'persistent_workers')
+    }
+    dataset = {k: v for k, v in loader.pop('dataset').items()
+               if k != 'data_root'}
+    dataset['pipeline'] = [{
+        k: v
+        for k, v in transform.items()
+        if k not in ('scale', 'crop_size', 'backend_args')
+    } for transform in dataset['pipeline']]
+    return dict(loader, dataset=dataset)
 
 
 @pytest.mark.parametrize('model, kind', PAIRS)
@@ -47,24 +70,26 @@ def test_quickstart_keeps_the_shipped_recipe_but_what_the_cpu_needs(
             shipped.model.rpn_head.anchor_generator)
     assert ours.model.test_cfg.rcnn == shipped.model.test_cfg.rcnn
     assert ours.model.data_preprocessor == shipped.model.data_preprocessor
-    # The same transforms in the same order, polygons kept as polygons.
-    types = [t.type for t in ours.train_dataloader.dataset.pipeline]
-    assert types == [t.type for t in shipped.train_dataloader.dataset.pipeline]
-    assert ours.train_dataloader.dataset.pipeline[2].poly2mask is False
-    # What the CPU needs: a small backbone from scratch, 256 px images,
-    # few RoIs, a short schedule; and where the data is.
+    # The same loaders, datasets and transforms, settings included, but
+    # for where the files are, the batches and workers, and the images'
+    # sizes (by behaviour in test_leaves_load_the_converted_set_*).
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert unsized(ours[loader]) == unsized(shipped[loader]), loader
+    assert ours.test_pipeline == ours.val_dataloader.dataset.pipeline
+    # What the CPU needs (README.md): a small backbone from scratch (nothing
+    # to download), few RoIs, a short schedule; and where
+    # tools/quickstart.py writes the data.
     assert ours.model.backbone.depth == 18 and ours.model.backbone.init_cfg \
         is None
     assert ours.model.train_cfg.rcnn.sampler.num == 32
-    assert ours.train_dataloader.dataset.pipeline[6].crop_size == (256, 256)
-    assert ours.test_pipeline == ours.val_dataloader.dataset.pipeline
-    assert ours.val_dataloader.dataset.pipeline[1].scale == (256, 256)
     assert ours.train_cfg.max_epochs < shipped.train_cfg.max_epochs
     assert ours.train_dataloader.dataset.data_root == root
     assert ours.val_dataloader.dataset.data_root == root
 
 
-def test_ms_rcnn_twin_adds_only_the_maskiou_head_with_paper_training():
+def test_ms_rcnn_twin_adds_only_the_shipped_maskiou_head_resized():
+    shipped_head = Config.fromfile(SHIPPED.format(
+        'ms-rcnn', 'icdar2015')).model.roi_head.mask_iou_head.to_dict()
     for kind in ('icdar2015', 'ctw1500'):
         ms = Config.fromfile(QUICKSTART.format('ms-rcnn', kind))
         mask = Config.fromfile(QUICKSTART.format('mask-rcnn', kind))
@@ -77,10 +102,53 @@ def test_ms_rcnn_twin_adds_only_the_maskiou_head_with_paper_training():
             m['roi_head'].pop('type')
         ms_model['train_cfg']['rcnn'].pop('mask_thr_binary')
         assert ms_model == mask_model
-        # The paper's training: no option set, so the head's defaults.
-        assert head == dict(type='MaskIoUHead', num_classes=1, num_convs=2,
-                            in_channels=64, conv_out_channels=64,
-                            fc_out_channels=256)
+        # The shipped twin's head, given only its size (the numbers: by
+        # behaviour in the next test): its training options stay the
+        # head's defaults, the paper's, as the shipped config's.
+        sizes = {k: head.pop(k) for k in list(head) if k not in shipped_head}
+        assert head == shipped_head
+        assert set(sizes) == {
+            'num_convs', 'in_channels', 'conv_out_channels', 'fc_out_channels'
+        }
+
+
+def test_twins_detect_alike_and_size_the_maskiou_head_like_the_mask_head():
+    init_default_scope('ms_rcnn')
+    torch.manual_seed(0)
+    # The model of both sets (they differ in the test-time polygons only).
+    ms = MODELS.build(
+        Config.fromfile(QUICKSTART.format('ms-rcnn', 'ctw1500')).model)
+    mask = MODELS.build(
+        Config.fromfile(QUICKSTART.format('mask-rcnn', 'ctw1500')).model)
+    # The twin's weights are MS R-CNN's without its MaskIoU head, key for
+    # key (strict loading).
+    mask.load_state_dict({
+        k: v
+        for k, v in ms.state_dict().items()
+        if not k.startswith('roi_head.mask_iou_head.')
+    })
+    # Sized like the mask head: 2 convs of the FPN's 64 channels (65 in,
+    # with the mask), 64 x 7 x 7 after the strided conv -> 256 -> 256 wide
+    # fcs, and one IoU for the one class.
+    assert len(ms.roi_head.mask_iou_head.convs) == len(
+        ms.roi_head.mask_head.convs) == 2
+    convs = (65 * 64 * 9 + 64) + (64 * 64 * 9 + 64)
+    fcs = (64 * 7 * 7 * 256 + 256) + (256 * 256 + 256) + (256 * 1 + 1)
+    assert sum(p.numel() for p in ms.roi_head.mask_iou_head.parameters()) \
+        == convs + fcs
+    # Both detect the same instances; MS R-CNN scores their masks with the
+    # MaskIoU head, on the mask branch's RoI features.
+    batch = make_batch(seed=1)
+    mine, theirs = predict(ms, batch), predict(mask, batch)
+    assert len(mine) == len(theirs) > 0
+    for key in ('bboxes', 'labels', 'scores', 'masks', 'maskness'):
+        assert torch.equal(mine[key], theirs[key]), key
+    assert len(mine.polygons) == len(theirs.polygons)
+    assert all(
+        np.array_equal(a, b) for a, b in zip(mine.polygons, theirs.polygons))
+    assert 'mask_scores' not in theirs
+    assert ((mine.mask_scores >= 0) & (mine.mask_scores <= mine.scores)).all()
+    assert not torch.equal(mine.mask_scores, mine.scores)
 
 
 @pytest.mark.parametrize('model, kind', PAIRS)
@@ -110,79 +178,69 @@ def test_dumped_config_holds_the_shipped_keys_and_no_helper(
     assert dumped.to_dict() == ours.to_dict()
 
 
-def plain(value):
-    """Tuples as lists, as in a JSON file."""
-    return json.loads(json.dumps(value))
+def write_converted_set(root, kind, num_train, num_test):
+    """A synthetic set of ``kind`` of 128 px images in ``root``, converted
+    by the shipped converter to {kind}_{train,test}.json there.
+
+    Returns:
+        dict: ``generate_text_dataset``'s counts.
+    """
+    counts = generate_text_dataset(str(root), kind, seed=0,
+                                   num_train=num_train, num_test=num_test,
+                                   img_size=128)
+    for split in ('train', 'test'):
+        img_dir, ann_dir = LAYOUTS[kind][split]
+        coco = convert_icdar2015(str(root), img_dir, ann_dir) if (
+            kind == 'icdar2015') else convert_ctw1500(
+                str(root), img_dir, ann_dir, split)
+        (root / f'{kind}_{split}.json').write_text(json.dumps(coco))
+    return counts
 
 
-def quickstart_dataloaders(kind):
-    """The training and test dataloaders of the quick start on ``kind``,
-    written out: 4 training images a batch and no worker process, the
-    shipped transforms at 256 px (crops of 192..320 px resizes), the
-    converted files of data/synthtext/{kind}/."""
-    dataset = dict(
-        type='CocoDataset',
-        data_root=f'data/synthtext/{kind}/',
-        metainfo=dict(classes=('text', )),
-        data_prefix=dict(img=''),
-        backend_args=None)
-    train_pipeline = [
-        dict(type='CheckedLoadImageFromFile'),
-        dict(type='SanitizeInstances'),
-        dict(type='LoadAnnotations', with_bbox=True, with_mask=True,
-             poly2mask=False),
-        dict(type='PhotoMetricDistortion', brightness_delta=32,
-             contrast_range=(0.5, 1.5), saturation_range=(0.5, 1.5),
-             hue_delta=0),
-        dict(type='RandomResize', scale=[(192, 192), (320, 320)],
-             keep_ratio=False),
-        dict(type='RandomFlip', prob=0.5),
-        dict(type='RandomCrop', crop_size=(256, 256), recompute_bbox=True,
-             allow_negative_crop=False),
-        dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1),
-             keep_empty=False),
-        dict(type='PackDetInputs')
-    ]
-    test_pipeline = [
-        dict(type='LoadImageFromFile'),
-        dict(type='Resize', scale=(256, 256), keep_ratio=True),
-        dict(type='PackDetInputs',
-             meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                        'scale_factor'))
-    ]
-    train = dict(
-        batch_size=4,
-        num_workers=0,
-        persistent_workers=False,
-        sampler=dict(type='DefaultSampler', shuffle=True, _scope_='mmdet'),
-        batch_sampler=dict(type='AspectRatioBatchSampler', _scope_='mmdet'),
-        dataset=dict(
-            dataset,
-            type='CocoDatasetWithAnnIds',
-            ann_file=f'{kind}_train.json',
-            filter_cfg=dict(filter_empty_gt=True, min_size=4),
-            pipeline=train_pipeline))
-    test = dict(
-        batch_size=1,
-        num_workers=0,
-        persistent_workers=False,
-        drop_last=False,
-        sampler=dict(type='DefaultSampler', shuffle=False, _scope_='mmdet'),
-        dataset=dict(
-            dataset,
-            ann_file=f'{kind}_test.json',
-            test_mode=True,
-            pipeline=test_pipeline))
-    return train, test
+@pytest.mark.parametrize('kind', ['icdar2015', 'ctw1500'])
+def test_leaves_load_the_converted_set_at_the_quickstart_sizes(
+        kind, tmp_path):
+    write_converted_set(tmp_path, kind, num_train=5, num_test=2)
+    # The twins share their data (test_ms_rcnn_twin_adds_only_*).
+    cfg = Config.fromfile(QUICKSTART.format('ms-rcnn', kind))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = str(tmp_path) + '/'
+    init_default_scope('ms_rcnn')
 
+    def ids(split):
+        with open(tmp_path / f'{kind}_{split}.json') as f:
+            return [img['id'] for img in json.load(f)['images']]
 
-@pytest.mark.parametrize('model, kind', PAIRS)
-def test_leaves_build_the_quickstart_dataloaders(model, kind):
-    cfg = Config.fromfile(QUICKSTART.format(model, kind))
-    train, test = quickstart_dataloaders(kind)
-    assert plain(cfg.train_dataloader.to_dict()) == plain(train)
-    for loader in (cfg.val_dataloader, cfg.test_dataloader):
-        assert plain(loader.to_dict()) == plain(test)
+    train = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+    # No worker process: loading a 256 px image costs less.
+    assert train.num_workers == 0
+    batches = list(train)
+    # 4 images a batch, drawn shuffled from the training file.
+    assert [len(b['inputs']) for b in batches] == [4, 1]
+    drawn = [s.img_id for b in batches for s in b['data_samples']]
+    assert sorted(drawn) == sorted(ids('train')) and drawn != ids('train')
+    # 128 px images resized to 192..320 px, each side on its own, then
+    # cropped to 256 px; the words stay polygons.
+    sides = [side for b in batches for img in b['inputs']
+             for side in img.shape[1:]]
+    assert min(sides) >= 192 and max(sides) == 256 and len(set(sides)) > 2
+    assert all(
+        isinstance(s.gt_instances.masks, PolygonMasks)
+        for b in batches for s in b['data_samples'])
+
+    # Validation and test: the test file in order, one image a batch,
+    # resized to 256 px with the metadata of the shipped test pipeline.
+    meta_keys = set(
+        Config.fromfile(SHIPPED.format('ms-rcnn', kind)).test_pipeline[-1]
+        .meta_keys)
+    for loader in ('val_dataloader', 'test_dataloader'):
+        batches = list(Runner.build_dataloader(cfg[loader], seed=0))
+        assert [len(b['inputs']) for b in batches] == [1, 1]
+        samples = [b['data_samples'][0] for b in batches]
+        assert [s.img_id for s in samples] == ids('test')
+        assert all(b['inputs'][0].shape == (3, 256, 256) for b in batches)
+        assert all(s.scale_factor == (2., 2.) for s in samples)
+        assert all(set(s.metainfo) == meta_keys for s in samples)
 
 
 @pytest.fixture(scope='module', params=['icdar2015', 'ctw1500'])
@@ -191,15 +249,7 @@ def tiny_set(request, tmp_path_factory):
     converted by the shipped converter."""
     kind = request.param
     root = tmp_path_factory.mktemp(f'tiny_{kind}')
-    counts = generate_text_dataset(str(root), kind, seed=0, num_train=2,
-                                   num_test=2, img_size=128)
-    for split in ('train', 'test'):
-        img_dir, ann_dir = LAYOUTS[kind][split]
-        coco = convert_icdar2015(str(root), img_dir, ann_dir) if (
-            kind == 'icdar2015') else convert_ctw1500(
-                str(root), img_dir, ann_dir, split)
-        (root / f'{kind}_{split}.json').write_text(json.dumps(coco))
-    return kind, root, counts
+    return kind, root, write_converted_set(root, kind, 2, 2)
 
 
 def test_whole_chain_on_tiny_generated_images(tiny_set, tmp_path):

@@ -17,6 +17,8 @@ def python_output(code):
     return subprocess.run([sys.executable, '-c', code], cwd=ROOT,
                           capture_output=True, text=True,
                           check=True).stdout
+
+
 QUICKSTART = ROOT / 'configs' / 'quickstart'
 
 

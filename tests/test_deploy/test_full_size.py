@@ -10,7 +10,7 @@ import torch
 from ms_rcnn.deploy import (OnnxMaskScoringDetector, build_model,
                             export_model, load_config)
 from ms_rcnn.deploy.detector import detect
-from ms_rcnn.deploy.support import build_graph
+from ms_rcnn.deploy.graph import build_graph
 from ms_rcnn.deploy.verify import ROUNDING, largest_differences, tie_reports
 
 from deploy_testing import ROOT

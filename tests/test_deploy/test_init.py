@@ -1,10 +1,14 @@
 """What importing ms_rcnn.deploy and its users loads, each in a fresh
-interpreter: training (``register_all_modules``) and the cascade project
-load only the detector and settings (the project also its graph), never
-the torch ops ``ms_rcnn::roi_align`` and ``ms_rcnn::nms``, onnx,
-onnxruntime or ``mmdet.apis``; the ops are registered when a graph first
-runs."""
+interpreter: ``register_all_modules`` loads nothing of ms_rcnn.deploy;
+training the quick start only the detector's registration (its module,
+which ms_rcnn's ``MODELS`` imports on its first lookup); importing the
+cascade project no graph until an export asks for one; never the torch
+ops ``ms_rcnn::roi_align`` and ``ms_rcnn::nms``, onnx, onnxruntime or
+``mmdet.apis``: the ops are registered when a graph first runs."""
 from deploy_testing import python_output
+
+# The detector's registration: its module and the package above it.
+REGISTRATION = "['ms_rcnn.deploy', 'ms_rcnn.deploy.detector']"
 
 # Prints the ms_rcnn.deploy modules loaded, the graphs registered, whether
 # the torch ops are registered and which heavy modules are loaded.
@@ -13,7 +17,7 @@ REPORT = (
     'def report():\n'
     '    print(sorted(m for m in sys.modules if m.startswith('
     '"ms_rcnn.deploy")))\n'
-    '    graphs = sys.modules.get("ms_rcnn.deploy.support")\n'
+    '    graphs = sys.modules.get("ms_rcnn.deploy.graph")\n'
     '    print(sorted({g.__name__ for g in graphs.GRAPHS.values()}) '
     'if graphs else None)\n'
     '    print([op for op in ("roi_align", "nms") '
@@ -27,28 +31,63 @@ def run(code):
     return python_output(REPORT + code).splitlines()
 
 
-def test_training_registration_loads_only_the_detector():
+def test_registration_loads_nothing_and_a_lookup_only_the_detector():
     assert run('import ms_rcnn\n'
                'ms_rcnn.register_all_modules()\n'
+               'report()\n'
                'from ms_rcnn.registry import MODELS\n'
                'print(MODELS.get("OnnxMaskScoringDetector").__name__)\n'
                'report()\n') == [
+        '[]', 'None', '[]', '[]',
         'OnnxMaskScoringDetector',
-        "['ms_rcnn.deploy', 'ms_rcnn.deploy.detector', "
-        "'ms_rcnn.deploy.settings']",
-        'None', '[]', '[]'
+        REGISTRATION, 'None', '[]', '[]'
     ]
 
 
-def test_cascade_project_registers_its_graph_without_the_ops():
-    lines = run('import ms_rcnn\n'
-                'ms_rcnn.register_all_modules()\n'
-                'import projects.cascade_ms_rcnn.cascade_ms_rcnn\n'
-                'report()\n')
-    assert lines[1:] == ["['CascadeDetectorGraph', 'DetectorGraph']",
-                         '[]', '[]']
-    assert 'ms_rcnn.deploy.ops' not in lines[0]
-    assert 'ms_rcnn.deploy.graph' in lines[0]
+def test_training_the_quick_start_loads_only_the_detectors_registration():
+    # One loss of the quick-start MS R-CNN on a fake batch of two images.
+    assert run(
+        'import ms_rcnn\n'
+        'from mmdet.testing import demo_mm_inputs\n'
+        'from mmengine.config import Config\n'
+        'from ms_rcnn.registry import MODELS\n'
+        'ms_rcnn.register_all_modules()\n'
+        'cfg = Config.fromfile("configs/quickstart/ms-rcnn_quickstart.py")\n'
+        'torch.manual_seed(0)\n'
+        'model = MODELS.build(cfg.model)\n'
+        'data = model.data_preprocessor(demo_mm_inputs(\n'
+        '    2, [[3, 128, 128]] * 2, num_items=[2, 2], num_classes=3,\n'
+        '    with_mask=True), True)\n'
+        'losses = model.loss(data["inputs"], data["data_samples"])\n'
+        'loss, _ = model.parse_losses(losses)\n'
+        'loss.backward()\n'
+        'print("loss_mask_iou" in losses, bool(loss.isfinite()))\n'
+        'report()\n') == ['True True', REGISTRATION, 'None', '[]', '[]']
+
+
+def test_cascade_project_loads_its_graph_when_an_export_asks_for_one():
+    # The twin with mmdet's own CascadeRoIHead: only the project's graph
+    # module knows it.
+    assert run(
+        'import ms_rcnn\n'
+        'ms_rcnn.register_all_modules()\n'
+        'import projects.cascade_ms_rcnn.cascade_ms_rcnn\n'
+        'report()\n'
+        'from mmengine.config import Config\n'
+        'from ms_rcnn.registry import MODELS\n'
+        'from ms_rcnn.deploy.graph import build_graph\n'
+        'cfg = Config.fromfile("projects/cascade_ms_rcnn/configs/'
+        'cascade-mask-rcnn_quickstart.py")\n'
+        'with torch.device("meta"):\n'
+        '    model = MODELS.build(cfg.model)\n'
+        'print(type(build_graph(model)).__name__)\n'
+        'report()\n') == [
+        "['ms_rcnn.deploy']", 'None', '[]', '[]',
+        'CascadeDetectorGraph',
+        "['ms_rcnn.deploy', 'ms_rcnn.deploy.cuts', 'ms_rcnn.deploy.detector', "
+        "'ms_rcnn.deploy.graph', 'ms_rcnn.deploy.support']",
+        "['CascadeDetectorGraph', 'DetectorGraph']", '[]', '[]'
+    ]
 
 
 def test_names_load_their_modules_and_a_graph_run_registers_the_ops():
@@ -56,7 +95,7 @@ def test_names_load_their_modules_and_a_graph_run_registers_the_ops():
         'import ms_rcnn.deploy\n'
         'report()\n'
         'from ms_rcnn.deploy import build_model\n'
-        'from ms_rcnn.deploy.support import build_graph\n'
+        'from ms_rcnn.deploy.graph import build_graph\n'
         'model = build_model("configs/quickstart/ms-rcnn_quickstart.py")\n'
         'graph = build_graph(model)\n'
         'report()\n'

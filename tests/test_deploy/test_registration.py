@@ -1,7 +1,7 @@
-"""OnnxMaskScoringDetector is found as ms_rcnn's other models are: by
-register_all_modules, and as ``ms_rcnn.OnnxMaskScoringDetector`` from
-mmdet's scope (through the registry's locations, nothing imported by
-hand)."""
+"""OnnxMaskScoringDetector is found by name through the registry's
+locations, nothing imported by hand: after register_all_modules (which
+imports no deploy code), and as ``ms_rcnn.OnnxMaskScoringDetector`` from
+mmdet's scope."""
 from deploy_testing import python_output
 
 
@@ -9,12 +9,13 @@ def run(code):
     return python_output(code).split()
 
 
-def test_register_all_modules_registers_the_detector():
+def test_detector_resolves_by_name_after_register_all_modules():
     assert run('import ms_rcnn\n'
                'from ms_rcnn.registry import MODELS\n'
                'ms_rcnn.register_all_modules()\n'
-               'print("OnnxMaskScoringDetector" in MODELS.module_dict)\n'
-               ) == ['True']
+               'cls = MODELS.get("OnnxMaskScoringDetector")\n'
+               'print(cls.__module__, cls.__name__)\n'
+               ) == ['ms_rcnn.deploy.detector', 'OnnxMaskScoringDetector']
 
 
 def test_detector_resolves_by_its_scoped_name_under_mmdet():

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from ms_rcnn.deploy import UnsupportedModelError, build_model, load_config
-from ms_rcnn.deploy.graph import DetectorGraph
-from ms_rcnn.deploy.support import build_graph
+from ms_rcnn.deploy.graph import DetectorGraph, build_graph
 from ms_rcnn.registry import MODELS
 
 from deploy_testing import QUICKSTART, ROOT

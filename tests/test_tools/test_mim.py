@@ -1,6 +1,7 @@
 """mim train / test / search from a wheel installed in a throwaway venv,
 and from the editable install that tools/setup_env.sh makes, in ./.venv
-and in an existing environment (the README's install on a GPU machine)."""
+and in an existing environment (docs/get_started.md's install on a GPU
+machine)."""
 import glob
 import importlib.metadata
 import json
@@ -71,7 +72,7 @@ def test_wheel_is_used_and_ships_mim_files(wheel_env):
 
 
 def test_package_prefix_in_config_bases(wheel_env, tmp_path):
-    # What the README's own-data configs use: _base_ = 'ms_rcnn::...'.
+    # What the own-data guide's configs use: _base_ = 'ms_rcnn::...'.
     python, tmp = wheel_env
     (tmp_path / 'mine.py').write_text(
         "_base_ = 'ms_rcnn::ms_rcnn/ms-rcnn_r50-caffe_fpn_1x_coco.py'\n"
@@ -157,8 +158,8 @@ def test_mim_and_package_bases_with_the_editable_install(tmp_path):
 
 
 def _readme_gpu_install():
-    """The command of the README's section on installing with a GPU."""
-    text = (ROOT / 'README.md').read_text()
+    """The command of get_started's section on installing with a GPU."""
+    text = (ROOT / 'docs' / 'get_started.md').read_text()
     section = text[text.index('## Install on a machine with a GPU'):]
     return re.search(r'```bash\n(.*?)```', section, re.S).group(1).strip()
 
@@ -192,7 +193,7 @@ def test_readme_gpu_install_in_an_existing_environment(user_env, tmp_path):
         [python, '-c', 'import torch, mmcv.ops, mmdet; import ms_rcnn'],
         capture_output=True, text=True, cwd=tmp_path)
     assert "No module named 'ms_rcnn'" in probe.stderr, probe.stderr
-    # The README's command, as typed in the activated environment.
+    # The guide's command, as typed in the activated environment.
     env = dict(os.environ,
                PATH=f'{user_env / "bin"}{os.pathsep}{os.environ["PATH"]}',
                VIRTUAL_ENV=str(user_env))

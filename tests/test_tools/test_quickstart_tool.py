@@ -151,21 +151,21 @@ BY_TRUE_IOU = dict(
         # 0.7, 0.75) is 0, that of the class scores (0.9, 0.6, 0.3)
         # 1.5 / sqrt(1.5 * 2).
         (MASK_SCORES,
-         dict(BY_TRUE_IOU, precision=2 / 3, recall=1.0, hmean=0.8, best_score_thr=0.05,
-              hmean_by_class_score=1.0, segm_mAP=(51 + 50 * 2 / 3) / 101,
-              bbox_mAP=1.0, hmean_cls_wide=1.0, hmean_mask=0.8,
-              hmean_mask_wide=0.8, segm_mAP_mask=(51 + 50 * 2 / 3) / 101,
-              captured=None, captured_upper=None,
-              spearman_mask_score_iou=0.0,
+         dict(BY_TRUE_IOU, precision=2 / 3, recall=1.0, hmean=0.8,
+              best_score_thr=0.05, hmean_by_class_score=1.0,
+              segm_mAP=(51 + 50 * 2 / 3) / 101, bbox_mAP=1.0,
+              hmean_cls_wide=1.0, hmean_mask=0.8, hmean_mask_wide=0.8,
+              segm_mAP_mask=(51 + 50 * 2 / 3) / 101, captured=None,
+              captured_upper=None, spearman_mask_score_iou=0.0,
               spearman_cls_score_iou=1.5 / 3**0.5)),
         # Mask R-CNN has no mask score: everything ranks by the class
         # score, which puts A and B before the false positive (AP 1).
         (None,
-         dict(BY_TRUE_IOU, precision=1.0, recall=1.0, hmean=1.0, best_score_thr=0.35,
-              hmean_by_class_score=1.0, segm_mAP=1.0, bbox_mAP=1.0,
-              hmean_cls_wide=1.0, hmean_mask=None, hmean_mask_wide=None,
-              segm_mAP_mask=None, captured=None, captured_upper=None,
-              spearman_mask_score_iou=1.5 / 3**0.5,
+         dict(BY_TRUE_IOU, precision=1.0, recall=1.0, hmean=1.0,
+              best_score_thr=0.35, hmean_by_class_score=1.0, segm_mAP=1.0,
+              bbox_mAP=1.0, hmean_cls_wide=1.0, hmean_mask=None,
+              hmean_mask_wide=None, segm_mAP_mask=None, captured=None,
+              captured_upper=None, spearman_mask_score_iou=1.5 / 3**0.5,
               spearman_cls_score_iou=1.5 / 3**0.5)),
     ])
 def test_text_summary_holds_hand_counted_hmean(mask_scores, expected,
@@ -318,6 +318,7 @@ def test_maskiou_ft_without_its_first_stage_is_refused(tmp_path):
 def test_text_task_refuses_the_shapes_second_stage(capsys):
     tool = load_tool()
     with pytest.raises(SystemExit):
-        tool.parse_args(['--task', 'textdet', '--models', 'ms-rcnn-maskiou-ft'])
+        tool.parse_args(
+            ['--task', 'textdet', '--models', 'ms-rcnn-maskiou-ft'])
     assert ('--models: the text quick start trains the twins (ms-rcnn, '
             'mask-rcnn) only') in capsys.readouterr().err

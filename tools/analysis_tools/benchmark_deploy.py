@@ -31,7 +31,7 @@ from mmdet.structures import DetDataSample
 
 from ms_rcnn.deploy import (OnnxMaskScoringDetector, build_model,
                             export_model, load_config, quantize_int8)
-from ms_rcnn.deploy.support import build_graph
+from ms_rcnn.deploy.graph import build_graph
 
 DEFAULT_CONFIG = 'configs/ms_rcnn/ms-rcnn_r50-caffe_fpn_1x_coco.py'
 

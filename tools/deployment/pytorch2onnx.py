@@ -33,7 +33,7 @@ from ms_rcnn.deploy import (OnnxMaskScoringDetector, build_model,
                             export_model, largest_differences, load_config,
                             quantize_int8)
 from ms_rcnn.deploy.detector import detect
-from ms_rcnn.deploy.support import build_graph
+from ms_rcnn.deploy.graph import build_graph
 from ms_rcnn.deploy.verify import tie_reports
 
 NO_DETECTION = (

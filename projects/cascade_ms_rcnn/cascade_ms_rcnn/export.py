@@ -36,12 +36,12 @@ from mmdet.models.roi_heads import (CascadeRoIHead, FCNMaskHead,
                                     HybridTaskCascadeRoIHead)
 from torch import Tensor, nn
 
-from ms_rcnn.deploy.graph import (DetectorGraph, decode, regress,
-                                  roi_feats)
+from ms_rcnn.deploy.graph import (DetectorGraph, decode, register_graph,
+                                  regress, roi_feats)
 from ms_rcnn.deploy.support import (UnsupportedModelError, check_bbox_head,
                                     check_class, check_nms,
                                     check_roi_extractor, check_rpn,
-                                    qualified_name, register_graph)
+                                    qualified_name)
 from ms_rcnn.models.roi_heads import MaskIoUHead
 from .cascade_mask_scoring_roi_head import CascadeMaskScoringRoIHead
 from .htc_mask_scoring_roi_head import HybridTaskCascadeMaskScoringRoIHead

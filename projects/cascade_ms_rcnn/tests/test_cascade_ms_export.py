@@ -19,7 +19,7 @@ from mmdet.models.roi_heads import Shared2FCBBoxHead
 from ms_rcnn.deploy import (OnnxMaskScoringDetector, UnsupportedModelError,
                             build_model, export_model, load_config)
 from ms_rcnn.deploy.detector import detect
-from ms_rcnn.deploy.support import build_graph
+from ms_rcnn.deploy.graph import build_graph
 from ms_rcnn.deploy.verify import largest_differences
 from projects.cascade_ms_rcnn.cascade_ms_rcnn.export import (
     CascadeDetectorGraph, refine)

@@ -4,8 +4,9 @@ import copy
 import numpy as np
 import pytest
 import torch
+from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.structures.bbox import bbox2roi, bbox_overlaps
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.registry import init_default_scope
 from ms_rcnn_testing import (build_our_model, losses, make_batch,
                              mmdet_maskiou_targets, predict)
@@ -283,10 +284,15 @@ def test_added_detections_train_on_the_test_time_detections(monkeypatch):
     model = build_our_model(
         cfg_path='configs/quickstart/ms-rcnn_quickstart.py',
         add_detections=True)
-    model.train_cfg.rcnn.mask_iou_detections = dict(
+    det_cfg = dict(
         score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5),
         max_per_img=20)
+    model.train_cfg.rcnn.mask_iou_detections = copy.deepcopy(det_cfg)
     batch = make_batch(seed=4)
+    # The input is the original image at twice its size: boxes in the
+    # input's frame are not those rescaled to the original's.
+    batch['data_samples'][0].set_metainfo(
+        dict(ori_shape=(48, 64), scale_factor=(2., 2.)))
     gt = batch['data_samples'][0].gt_instances
     gt.labels = gt.labels % 3
     head = model.roi_head
@@ -302,7 +308,7 @@ def test_added_detections_train_on_the_test_time_detections(monkeypatch):
                                          'iou', (a, iou_loss(*a, **k)))[1])
     out = losses(model, batch)
 
-    (x, proposals, samples), _ = calls['det']
+    (_, proposals, _), _ = calls['det']
     (pred, mask_preds, _, scored, _, _), _ = calls['iou_det']
     # The paper's loss of the positives is unchanged beside it: the same
     # weights without the detections give the same loss_mask_iou.
@@ -312,16 +318,41 @@ def test_added_detections_train_on_the_test_time_detections(monkeypatch):
     torch.testing.assert_close(out['loss_mask_iou'],
                                losses(paper, batch)['loss_mask_iou'])
     rois = scored[0]
-    # The proposals are the RPN's (300 after NMS); the scored RoIs are the
-    # box head's detections of them under mask_iou_detections.
-    assert len(proposals[0]) == 300
+    # Found again apart from the code under test: the features, the RPN's
+    # proposals under train_cfg.rpn_proposal (300 after NMS), and their
+    # detections by mmdet's StandardRoIHead with the box branch's weights
+    # and the settings above, in the input's frame (rescale=False).
+    data = model.data_preprocessor(copy.deepcopy(batch), True)
+    metas = [s.metainfo for s in data['data_samples']]
+    roi_cfg = Config.fromfile(
+        'configs/quickstart/ms-rcnn_quickstart.py').model.roi_head
+    reference = StandardRoIHead(
+        bbox_roi_extractor=roi_cfg.bbox_roi_extractor,
+        bbox_head=roi_cfg.bbox_head,
+        test_cfg=ConfigDict(det_cfg))
+    reference.load_state_dict({
+        k[len('roi_head.'):]: v
+        for k, v in model.state_dict().items()
+        if k.startswith(('roi_head.bbox_roi_extractor.',
+                         'roi_head.bbox_head.'))
+    })
+    reference.eval()
     with torch.no_grad():
-        x = [f.detach() for f in x]
-        dets = head.predict_bbox(
-            x, [samples[0].metainfo], proposals,
-            model.train_cfg.rcnn.mask_iou_detections, rescale=False)[0]
+        x = model.extract_feat(data['inputs'])
+        expected_proposals = model.rpn_head.predict_by_feat(
+            *model.rpn_head(x),
+            batch_img_metas=metas,
+            cfg=model.train_cfg.rpn_proposal)
+        dets = reference.predict_bbox(
+            x, metas, expected_proposals, reference.test_cfg,
+            rescale=False)[0]
+    assert len(proposals[0]) == len(expected_proposals[0]) == 300
+    torch.testing.assert_close(proposals[0].bboxes,
+                               expected_proposals[0].bboxes)
     assert len(dets) == 20
-    assert torch.equal(rois.boxes, dets.bboxes)
+    # Beyond the original image's 64 px width: the input's frame.
+    assert dets.bboxes[:, 2].max() > 64
+    torch.testing.assert_close(rois.boxes, dets.bboxes)
     assert torch.equal(rois.labels, dets.labels)
     # Each is paired with the instance of its class of largest box IoU.
     overlaps = bbox_overlaps(dets.bboxes, gt.bboxes)
