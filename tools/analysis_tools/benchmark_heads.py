@@ -15,7 +15,11 @@ ratio ours / mmdet (lower is better):
   ours);
 * ``train_step``: forward + backward of ms-rcnn_r50_fpn on one 800x1216
   image with identical weights and the same sampled RoIs;
-* ``inference``: prediction of one 800x1216 image with 100 detections.
+* ``inference``: prediction of one 800x1216 image with 100 detections;
+* ``maskness``: the same prediction by mmdet's Mask R-CNN
+  (``mask-rcnn_r50_fpn_1x_coco``) with ms_rcnn's ``MasknessRoIHead``
+  (ours: its masks plus their maskness) and with mmdet's
+  ``StandardRoIHead``, identical weights.
 
 Example::
 
@@ -54,8 +58,8 @@ def parse_args():
     parser.add_argument(
         '--parts',
         nargs='+',
-        default=['targets', 'train_step', 'inference'],
-        choices=['targets', 'train_step', 'inference'])
+        default=['targets', 'train_step', 'inference', 'maskness'],
+        choices=['targets', 'train_step', 'inference', 'maskness'])
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--num-pos', type=int, default=128)
@@ -277,6 +281,22 @@ def build_models(args):
     return ours, theirs
 
 
+def build_maskness_models(args):
+    """mmdet's Mask R-CNN with ms_rcnn's MasknessRoIHead and with mmdet's
+    StandardRoIHead, identical random weights."""
+    cfg = get_config('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py').model
+    cfg.backbone.init_cfg = None
+    cfg.test_cfg.rcnn.score_thr = 0.0  # always 100 detections
+    init_default_scope('mmdet')
+    from mmdet.registry import MODELS as MMDET_MODELS
+    torch.manual_seed(0)
+    theirs = MMDET_MODELS.build(cfg).to(args.device)
+    cfg.roi_head.type = 'ms_rcnn.MasknessRoIHead'
+    ours = MMDET_MODELS.build(cfg).to(args.device)
+    ours.load_state_dict(theirs.state_dict())
+    return ours, theirs
+
+
 def make_batch(args):
     rng = np.random.RandomState(2)
     sample = DetDataSample()
@@ -338,6 +358,9 @@ def main():
             result['train_step'] = bench_model(args, ours, theirs, 'loss')
         if 'inference' in args.parts:
             result['inference'] = bench_model(args, ours, theirs, 'predict')
+    if 'maskness' in args.parts:
+        result['maskness'] = bench_model(args, *build_maskness_models(args),
+                                         'predict')
     print(json.dumps(result))
 
 
