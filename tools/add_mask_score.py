@@ -156,6 +156,12 @@ def mask_score_config(cfg: Config, checkpoint: str, work_dir: str,
     out.custom_hooks = list(out.get('custom_hooks', [])) + [
         dict(type='ms_rcnn.TrainOnlyHook', prefixes=[HEAD])
     ]
+    # With several processes DDP must not wait for the frozen parameters'
+    # gradients (TrainOnlyHook refuses otherwise).
+    out.model_wrapper_cfg = dict(
+        out.get('model_wrapper_cfg') or
+        dict(type='MMDistributedDataParallel'),
+        find_unused_parameters=True)
     return out
 
 

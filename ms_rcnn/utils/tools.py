@@ -60,5 +60,8 @@ def setup_cpu_distributed(cfg: Config) -> None:
         return
     if not torch.distributed.is_initialized():
         torch.distributed.init_process_group(backend='gloo')
+    # The config's own wrapper options (e.g. find_unused_parameters) stay.
     cfg.model_wrapper_cfg = dict(
-        type='MMDistributedDataParallel', device_ids=None)
+        cfg.get('model_wrapper_cfg') or {},
+        type='MMDistributedDataParallel',
+        device_ids=None)

@@ -79,6 +79,9 @@ def test_config_freezes_the_detector_and_halves_the_schedule():
     assert cfg.custom_hooks[-1] == dict(
         type='ms_rcnn.TrainOnlyHook', prefixes=['roi_head.mask_iou_head'])
     assert cfg.custom_hooks[:-1] == twin.custom_hooks
+    # Several processes: DDP told that the frozen part gets no gradient.
+    assert cfg.model_wrapper_cfg == dict(
+        type='MMDistributedDataParallel', find_unused_parameters=True)
     assert cfg.train_cfg.max_epochs == twin.train_cfg.max_epochs // 2
     assert cfg.default_hooks.checkpoint.interval == cfg.train_cfg.max_epochs
     # The twin's warm-up, then a cosine over the head's epochs.
