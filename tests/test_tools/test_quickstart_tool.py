@@ -1,6 +1,7 @@
 """tools/quickstart.py and its tasks (quickstart_shapes.py,
 quickstart_textdet.py): the configs they load, the pictures they draw and
 the summaries they write."""
+import glob
 import importlib
 import json
 import os.path as osp
@@ -247,6 +248,54 @@ def test_textdet_quickstart_summary_config_and_checkpoint(tmp_path):
     assert picture.shape == (2 * (24 + 512), 512, 3)
 
 
+def _predictions(work_dir):
+    """Per validation image, the predictions of the model trained in
+    ``work_dir`` (its dumped config and latest checkpoint)."""
+    from mmengine.runner import find_latest_checkpoint
+    config = [p for p in glob.glob(osp.join(work_dir, '*.py'))][0]
+    cfg = Config.fromfile(config)
+    cfg.load_from = find_latest_checkpoint(work_dir)
+    cfg.work_dir = osp.join(work_dir, 'again')
+    runner = Runner.from_cfg(cfg)
+    runner.load_or_resume()
+    runner.model.eval()
+    out = []
+    with torch.no_grad():
+        for data in runner.val_dataloader:
+            out += [s.pred_instances for s in runner.model.test_step(data)]
+    return out
+
+
+@pytest.mark.slow
+def test_mask_score_on_the_frozen_twin_keeps_its_detections(
+        tiny_shapes, tmp_path, monkeypatch):
+    tool = load_tool()
+    monkeypatch.setattr(
+        load_tool('quickstart_shapes'), 'ensure_shapes_dataset',
+        lambda *args, **kwargs: None)
+    work = tmp_path / 'work'
+    summary = tool.main([
+        '--models', 'mask-rcnn', 'ms-rcnn-from-mask-rcnn', '--work-dir',
+        str(work), '--data-root', tiny_shapes['data_root'], '--epochs', '1',
+        '--num-vis', '0'
+    ])
+    twin, ours = summary['mask-rcnn'], summary['ms-rcnn-from-mask-rcnn']
+    assert ours['load_from'] == str(work / 'mask-rcnn' / 'epoch_1.pth')
+    assert twin['num_preds'] > 0 and ours['segm_mAP_mask'] is not None
+    # The same detections: every metric that does not rank by the mask
+    # score is the twin's, exactly.
+    for key in ('bbox_mAP', 'bbox_mAP_50', 'segm_mAP_cls', 'segm_mAP_oracle',
+                'segm_mAP_quality', 'segm_mAP_maskness', 'segm_mAP_upper',
+                'spearman_cls_score_iou', 'num_preds'):
+        assert ours[key] == twin[key], key
+    # Image by image: boxes, labels, class scores, masks and maskness.
+    for mine, theirs in zip(_predictions(str(work / 'ms-rcnn-from-mask-rcnn')),
+                            _predictions(str(work / 'mask-rcnn'))):
+        for key in ('bboxes', 'labels', 'scores', 'masks', 'maskness'):
+            assert torch.equal(mine[key], theirs[key]), key
+        assert 'mask_scores' in mine and 'mask_scores' not in theirs
+
+
 def test_maskiou_ft_stage_changes_only_the_maskiou_head(
         tiny_shapes, tmp_path, monkeypatch):
     tool = load_tool()
@@ -263,7 +312,7 @@ def test_maskiou_ft_stage_changes_only_the_maskiou_head(
         str(work), '--data-root', tiny_shapes['data_root'], '--epochs', '1',
         '--num-vis', '0', '--ms-rcnn-options',
         'optim_wrapper.optimizer.weight_decay=0.01',
-        'model.roi_head.mask_iou_head.detach_inputs=True'
+        'model.roi_head.mask_iou_head.target_thr=0.5'
     ])
     assert list(summary) == ['ms-rcnn', 'ms-rcnn-maskiou-ft']
     assert summary['ms-rcnn']['num_preds'] > 0
@@ -274,7 +323,7 @@ def test_maskiou_ft_stage_changes_only_the_maskiou_head(
     assert ft_cfg.optim_wrapper.optimizer.weight_decay == 0.05
     assert Config.fromfile(work / 'ms-rcnn' / 'ms-rcnn_quickstart.py'
                            ).optim_wrapper.optimizer.weight_decay == 0.01
-    assert ft_cfg.model.roi_head.mask_iou_head.detach_inputs is True
+    assert ft_cfg.model.roi_head.mask_iou_head.target_thr == 0.5
     first = torch.load(first_ckpt, weights_only=False)['state_dict']
     # 4 epochs of the 8 images, whatever --epochs said.
     second = torch.load(work / 'ms-rcnn-maskiou-ft' / 'epoch_4.pth',
