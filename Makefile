@@ -17,4 +17,4 @@ demo-text: env
 	$(PY) tools/quickstart.py --task textdet
 
 test: env
-	$(PY) -m pytest tests projects/cascade_ms_rcnn/tests
+	$(PY) -m pytest tests projects/cascade_ms_rcnn/tests projects/mask_score_study/tests

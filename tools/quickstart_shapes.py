@@ -175,15 +175,15 @@ def run(args):
         if name in LOADS:
             cfg.load_from = find_latest_checkpoint(
                 osp.join(args.work_dir, LOADS[name]))
+            # The model it loads, not the first stage's training options.
+            options = {k: v for k, v in options.items()
+                       if k.startswith('model.')}
         if name == 'ms-rcnn-from-mask-rcnn':
             cfg = add_mask_score.mask_score_config(cfg, cfg.load_from,
                                                    work_dir)
             add_mask_score.check_checkpoint(cfg, cfg.load_from)
             # Evaluated once, after training, as the others.
             cfg.train_cfg.val_begin = cfg.train_cfg.max_epochs + 1
-            # The model it loads, not the first stage's training options.
-            options = {k: v for k, v in options.items()
-                       if k.startswith('model.')}
         if name.startswith('ms-rcnn') and options:
             cfg.merge_from_dict(options)
         runner, metrics, train_s, eval_s = train_and_evaluate(cfg)

@@ -1,9 +1,9 @@
 # The MaskIoU head trained longer: a second stage that loads a trained
 # ms-rcnn_quickstart model and trains its MaskIoU head alone for 4 more
-# epochs (README.md, "Taking the room"; `tools/quickstart.py --models
-# ms-rcnn ms-rcnn-maskiou-ft` runs both stages). Everything else, masks
-# and boxes included, stays as loaded, so the detections are the first
-# stage's and only their mask scores change.
+# epochs (projects/mask_score_study/README.md, "Taking the room";
+# `tools/quickstart.py --models ms-rcnn ms-rcnn-maskiou-ft` runs both
+# stages). Everything else, masks and boxes included, stays as loaded, so
+# the detections are the first stage's and only their mask scores change.
 #
 #   python tools/train.py configs/quickstart/ms-rcnn_quickstart_maskiou-ft.py \
 #       --cfg-options load_from=work_dirs/ms-rcnn_quickstart/epoch_8.pth

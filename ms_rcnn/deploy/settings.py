@@ -3,10 +3,10 @@ export froze, written into the file and checked against a config.
 
 The graph holds the model's test settings (``test_cfg``: RPN and R-CNN
 top-k, NMS, ``score_thr``, ``max_per_img``), its number of classes and
-how the MaskIoU head makes mask scores (``overwrite_scores``,
-``score_exponents``); the detector that runs it
-needs the data preprocessor that the weights expect (``mean``, ``std``,
-``bgr_to_rgb``, ``pad_size_divisor``) and the class names. :func:`settings`
+whether the MaskIoU head writes the mask score to ``scores`` too
+(``overwrite_scores``); the detector that runs it needs the data
+preprocessor that the weights expect (``mean``, ``std``, ``bgr_to_rgb``,
+``pad_size_divisor``) and the class names. :func:`settings`
 lists them as flat keys (``'model.test_cfg.rcnn.score_thr': 0.05``); the
 export stores them as JSON in the file's ``metadata_props`` under
 :data:`SETTINGS_KEY`, and :func:`check_settings` refuses a config that
@@ -115,11 +115,9 @@ def settings(cfg: Config, test_cfg: Optional[ConfigDict] = None) -> dict:
     out['model.roi_head.bbox_head.num_classes'] = bbox_head.num_classes
     iou_head = model.roi_head.get('mask_iou_head')
     if iou_head is not None:
-        # How the graph makes mask scores; MaskIoUHead's defaults.
-        for key, default in (('overwrite_scores', False),
-                             ('score_exponents', [1.0, 1.0])):
-            out[f'model.roi_head.mask_iou_head.{key}'] = json.loads(
-                json.dumps(iou_head.get(key, default)))
+        # Where the graph puts the mask scores; MaskIoUHead's default.
+        out['model.roi_head.mask_iou_head.overwrite_scores'] = iou_head.get(
+            'overwrite_scores', False)
     out['classes'] = config_classes(cfg)
     return out
 

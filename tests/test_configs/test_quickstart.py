@@ -261,8 +261,8 @@ def test_ms_rcnn_trains_with_randaugment(tmp_path):
     shared = [k for k in twin_losses if k != 'loss']
     assert {k: steps[0][k] for k in shared} == pytest.approx(
         {k: float(twin_losses[k]) for k in shared}, rel=1e-6)
-    # Regression guard of the same numbers (the MaskIoU loss's targets and
-    # weighting are computed by hand in test_scored_rois.py).
+    # Regression guard of the same numbers (the MaskIoU loss's targets are
+    # computed by hand in test_scored_rois.py).
     first = {k: steps[0][k] for k in FIRST_STEP_LOSSES}
     assert first == pytest.approx(FIRST_STEP_LOSSES, rel=1e-3, abs=1e-5)
     assert torch.isfinite(

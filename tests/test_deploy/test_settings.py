@@ -19,7 +19,7 @@ def quickstart(name='ms-rcnn_quickstart.py'):
 
 def test_quickstart_settings_are_the_configs():
     # Values as written in configs/quickstart/mask-rcnn_quickstart.py and
-    # ms-rcnn_quickstart.py (MaskIoUHead's defaults for score_exponents).
+    # ms-rcnn_quickstart.py.
     assert settings(quickstart()) == {
         'model.data_preprocessor.mean': [123.675, 116.28, 103.53],
         'model.data_preprocessor.std': [58.395, 57.12, 57.375],
@@ -37,7 +37,6 @@ def test_quickstart_settings_are_the_configs():
         'model.test_cfg.rcnn.mask_thr_binary': 0.5,
         'model.roi_head.bbox_head.num_classes': 3,
         'model.roi_head.mask_iou_head.overwrite_scores': False,
-        'model.roi_head.mask_iou_head.score_exponents': [1.0, 1.0],
         'classes': ['ellipse', 'triangle', 'cross'],
     }
 
@@ -85,6 +84,18 @@ def test_a_frozen_test_setting_is_refused_by_its_key():
     cfg.model.test_cfg.rcnn.nms.class_agnostic = True
     with pytest.raises(ValueError, match=r"rcnn.nms.class_agnostic: "
                        r"'\(absent\)' in the file, True in the config"):
+        check_settings(recorded, cfg, 'x.onnx', 'cfg.py')
+
+
+def test_where_the_mask_scores_go_is_recorded_with_its_default():
+    cfg = quickstart()
+    cfg.model.roi_head.mask_iou_head.pop('overwrite_scores')
+    recorded = json.dumps(settings(cfg))
+    assert json.loads(recorded)[
+        'model.roi_head.mask_iou_head.overwrite_scores'] is False
+    cfg.model.roi_head.mask_iou_head.overwrite_scores = True
+    with pytest.raises(ValueError, match=r'overwrite_scores: False in the '
+                       r'file, True in the config'):
         check_settings(recorded, cfg, 'x.onnx', 'cfg.py')
 
 

@@ -45,8 +45,7 @@ def use_mmdet_ms_heads(model_cfg):
     head.type = 'mmdet.MaskScoringRoIHead'
     head.mask_iou_head.type = 'mmdet.MaskIoUHead'
     # The options of ms_rcnn's head that mmdet's does not take.
-    for key in ('thr_on_logits', 'overwrite_scores', 'train_rois',
-                'train_class', 'detach_inputs', 'add_detections'):
+    for key in ('thr_on_logits', 'overwrite_scores'):
         head.mask_iou_head.pop(key)
 
 

@@ -11,10 +11,10 @@ model = dict(
         type='MaskScoringRoIHead',
         # Sized like the mask head: 2 convs of the FPN's 64 channels (the
         # paper's 4 convs of 256 cost more than the rest of the RoI heads
-        # on CPU), 64 x 7 x 7 after the strided conv -> 256 wide fcs. Its
-        # training options stay the paper's defaults: neither detached
-        # inputs nor training on the test-time detections won on every
-        # seed of the quick start (README.md, "Which mask score?").
+        # on CPU), 64 x 7 x 7 after the strided conv -> 256 wide fcs. It
+        # trains as in the paper: neither detached inputs nor training on
+        # the test-time detections won on every seed of the quick start
+        # (projects/mask_score_study/README.md).
         mask_iou_head=dict(
             type='MaskIoUHead',
             num_classes=1,

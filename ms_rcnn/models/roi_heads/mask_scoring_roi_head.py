@@ -3,7 +3,7 @@ from typing import List, Tuple
 
 import torch
 from mmdet.models.task_modules.samplers import SamplingResult
-from mmdet.models.utils import empty_instances, unpack_gt_instances
+from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import ConfigType, InstanceList
@@ -12,24 +12,12 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ms_rcnn.registry import MODELS
-from ..task_modules.scored_rois import (detection_rois, instance_mask_targets,
-                                        scored_rois)
+from ..task_modules.scored_rois import (ScoredRoIs, detection_rois,
+                                        instance_mask_targets, positive_rois)
 from .maskness_roi_head import MasknessRoIHead, select_class
 
-
-def empty_scored_results(batch_img_metas: List[dict], device,
-                         results_list: InstanceList,
-                         mask_thr_binary: float) -> InstanceList:
-    """mmdet's empty mask results, with empty ``mask_scores`` (0, )."""
-    results_list = empty_instances(
-        batch_img_metas,
-        device,
-        task_type='mask',
-        instance_results=results_list,
-        mask_thr_binary=mask_thr_binary)
-    for results in results_list:
-        results.mask_scores = results.scores.new_zeros((0, ))
-    return results_list
+# What mmdet's box head reads of the settings that find the detections.
+DETECTION_KEYS = ('score_thr', 'nms', 'max_per_img')
 
 
 @MODELS.register_module()
@@ -39,7 +27,9 @@ class MaskScoringRoIHead(MasknessRoIHead):
     Training adds ``loss_mask_iou`` on the positive RoIs; prediction adds
     ``mask_scores`` to every result (see :class:`MaskIoUHead`), beside
     ``maskness`` and, with ``test_cfg.mask2polygon``, ``polygons`` (see
-    :class:`MasknessRoIHead`).
+    :class:`MasknessRoIHead`). :meth:`positive_mask_iou_loss` and
+    :meth:`detection_mask_iou_loss` train the MaskIoU head alone on a
+    frozen detector (``MaskScoringRCNN(frozen_detector=True)``).
 
     Args:
         mask_iou_head (dict): Config of the MaskIoU head.
@@ -73,21 +63,78 @@ class MaskScoringRoIHead(MasknessRoIHead):
         return (bbox_results['cls_score'], bbox_results['bbox_pred'],
                 mask_results['mask_preds'], mask_iou_preds)
 
-    def loss(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
-             batch_data_samples: SampleList) -> dict:
-        """mmdet's RoI losses and ``loss_mask_iou``; with
-        ``mask_iou_head.add_detections``, also ``loss_mask_iou_det``, that
-        of the detections of the proposals
-        (:meth:`detection_mask_iou_loss`)."""
-        losses = super().loss(x, rpn_results_list, batch_data_samples)
-        if self.mask_iou_head.add_detections:
-            # mmdet's loss renamed each result's proposals to `priors`.
-            proposals = [
-                InstanceData(bboxes=res.priors) for res in rpn_results_list
-            ]
-            losses['loss_mask_iou_det'] = self.detection_mask_iou_loss(
-                x, proposals, batch_data_samples)
-        return losses
+    def scored_mask_iou_loss(self, mask_results: dict, mask_targets: Tensor,
+                             scored: List[ScoredRoIs],
+                             batch_gt_instances: InstanceList,
+                             **kwargs) -> dict:
+        """The MaskIoU head's loss of the N scored RoIs, each on the mask
+        and IoU channel of its class (``scored``'s ``labels``).
+
+        Args:
+            mask_results (dict): ``_mask_forward``'s output for the scored
+                RoIs: ``mask_preds`` (N, C, M, M), ``mask_feats``
+                (N, F, S, S).
+            mask_targets (Tensor): (N, M, M) their instances' masks.
+            scored (list[ScoredRoIs]): Per image, the scored RoIs.
+            batch_gt_instances (list[InstanceData]): Per image, with
+                ``masks``.
+            **kwargs: Of :meth:`MaskIoUHead.loss_and_target`.
+
+        Returns:
+            dict: ``loss_mask_iou`` (Tensor, scalar).
+        """
+        labels = torch.cat([rois.labels for rois in scored])
+        mask_preds = select_class(mask_results['mask_preds'], labels)
+        mask_iou_preds = self.mask_iou_head(mask_results['mask_feats'],
+                                            mask_preds)
+        return self.mask_iou_head.loss_and_target(
+            select_class(mask_iou_preds, labels), mask_preds, mask_targets,
+            scored, batch_gt_instances, self.train_cfg, **kwargs)
+
+    def mask_loss(self, x: Tuple[Tensor],
+                  sampling_results: List[SamplingResult], bbox_feats: Tensor,
+                  batch_gt_instances: InstanceList) -> dict:
+        """Mask loss and MaskIoU loss of the positive RoIs.
+
+        Args:
+            x (tuple[Tensor]): Multi-level features, each (B, C, H, W).
+            sampling_results (list[SamplingResult]): Per image.
+            bbox_feats (Tensor): (n, C, 7, 7) RoI features of the box head,
+                used when the mask head shares its RoI extractor.
+            batch_gt_instances (list[InstanceData]): Per image, with
+                ``bboxes``, ``labels`` and ``masks``.
+
+        Returns:
+            dict: ``mask_preds`` (N, C, 28, 28), ``mask_feats``
+            (N, 256, 14, 14) of the N positives and ``loss_mask`` with
+            ``loss_mask`` and ``loss_mask_iou``.
+        """
+        if self.share_roi_extractor:
+            # The box head's features of the positives, which come first
+            # in each image's sampling.
+            pos_inds = torch.cat([
+                torch.arange(len(res.priors), device=bbox_feats.device) <
+                len(res.pos_priors) for res in sampling_results
+            ])
+            mask_results = self._mask_forward(
+                x, pos_inds=pos_inds, bbox_feats=bbox_feats)
+        else:
+            mask_results = self._mask_forward(
+                x, bbox2roi([res.pos_priors for res in sampling_results]))
+        mask_out = self.mask_head.loss_and_target(
+            mask_preds=mask_results['mask_preds'],
+            sampling_results=sampling_results,
+            batch_gt_instances=batch_gt_instances,
+            rcnn_train_cfg=self.train_cfg)
+        scored = [
+            positive_rois(res, gt)
+            for res, gt in zip(sampling_results, batch_gt_instances)
+        ]
+        mask_results.update(loss_mask=mask_out['loss_mask'])
+        mask_results['loss_mask'].update(
+            self.scored_mask_iou_loss(mask_results, mask_out['mask_targets'],
+                                      scored, batch_gt_instances))
+        return mask_results
 
     def positive_mask_iou_loss(self, x: Tuple[Tensor],
                                rpn_results_list: InstanceList,
@@ -127,25 +174,22 @@ class MaskScoringRoIHead(MasknessRoIHead):
             mask_targets = self.mask_head.get_targets(
                 sampling_results, batch_gt_instances, self.train_cfg)
         scored = [
-            scored_rois(res, gt, 'pos', 'gt')
+            positive_rois(res, gt)
             for res, gt in zip(sampling_results, batch_gt_instances)
         ]
-        labels = torch.cat([rois.labels for rois in scored])
-        mask_preds = select_class(mask_results['mask_preds'], labels)
-        mask_iou_preds = self.mask_iou_head(mask_results['mask_feats'],
-                                            mask_preds)
-        return self.mask_iou_head.loss_and_target(
-            select_class(mask_iou_preds, labels), mask_preds, mask_targets,
-            scored, batch_gt_instances, self.train_cfg)['loss_mask_iou']
+        return self.scored_mask_iou_loss(mask_results, mask_targets, scored,
+                                         batch_gt_instances)['loss_mask_iou']
 
     def detection_mask_iou_loss(self, x: Tuple[Tensor],
                                 proposals: InstanceList,
                                 batch_data_samples: SampleList) -> Tensor:
         """MaskIoU loss of the detections that the box head makes of
-        ``proposals`` under ``train_cfg.mask_iou_detections`` (each key
-        missing there taken from ``test_cfg``), in the input image's frame;
-        found and masked without gradient (see :class:`MaskIoUHead`,
-        ``add_detections``).
+        ``proposals`` under ``train_cfg.mask_iou_detections`` (each of
+        :data:`DETECTION_KEYS` missing there taken from ``test_cfg``), in
+        the input image's frame, each on its predicted class against the
+        instance of that class that its box overlaps most
+        (:func:`detection_rois`; target 0 where none does), every target
+        counting; found and masked without gradient.
 
         Args:
             x (tuple[Tensor]): Multi-level features, each (B, C, H, W).
@@ -156,16 +200,18 @@ class MaskScoringRoIHead(MasknessRoIHead):
         Returns:
             Tensor: the loss, a scalar.
         """
-        if self.test_cfg is None and not self.train_cfg.get(
-                'mask_iou_detections'):
-            raise ValueError(
-                'MaskIoUHead(add_detections=True) finds the detections with '
-                'train_cfg.rcnn.mask_iou_detections and, for the keys it '
-                'lacks, test_cfg.rcnn; the model has neither')
         det_cfg = ConfigDict({
             **(self.test_cfg or {}),
             **self.train_cfg.get('mask_iou_detections', {})
         })
+        missing = [key for key in DETECTION_KEYS if key not in det_cfg]
+        if missing:
+            raise ValueError(
+                'MaskScoringRoIHead finds the detections that the MaskIoU '
+                'head learns from with train_cfg.rcnn.mask_iou_detections '
+                'and, for the keys it lacks, test_cfg.rcnn; ' +
+                ('the model has neither' if not det_cfg else
+                 f'neither gives {", ".join(missing)}'))
         batch_img_metas = [s.metainfo for s in batch_data_samples]
         batch_gt_instances = [s.gt_instances for s in batch_data_samples]
         with torch.no_grad():
@@ -175,110 +221,15 @@ class MaskScoringRoIHead(MasknessRoIHead):
             if len(rois):
                 mask_results = self._mask_forward(x, rois)
         if len(rois) == 0:
-            # No detection: a zero that keeps DDP's graph complete.
-            return sum(p.sum() * 0 for p in self.mask_iou_head.parameters())
+            return self.mask_iou_head.zero_loss()
         scored = [
             detection_rois(d, gt) for d, gt in zip(dets, batch_gt_instances)
         ]
-        labels = torch.cat([d.labels for d in dets])
-        mask_preds = select_class(mask_results['mask_preds'], labels)
-        mask_iou_preds = self.mask_iou_head(mask_results['mask_feats'],
-                                            mask_preds)
         mask_targets = instance_mask_targets(scored, batch_gt_instances,
                                              self.train_cfg)
-        return self.mask_iou_head.loss_and_target(
-            select_class(mask_iou_preds, labels),
-            mask_preds,
-            mask_targets,
-            scored,
-            batch_gt_instances,
-            self.train_cfg,
+        return self.scored_mask_iou_loss(
+            mask_results, mask_targets, scored, batch_gt_instances,
             keep_all=True)['loss_mask_iou']
-
-    def bbox_loss(self, x: Tuple[Tensor],
-                  sampling_results: List[SamplingResult]) -> dict:
-        """mmdet's box loss; also gives each sampling result ``pred_labels``
-        (n, ): the box head's most likely foreground class of each sampled
-        RoI, which the MaskIoU head may score as at test time."""
-        bbox_results = super().bbox_loss(x, sampling_results)
-        if self.mask_iou_head.needs_pred_labels:
-            # Background is the last column of mmdet's softmax classifier.
-            labels = bbox_results['cls_score'][:, :self.bbox_head.
-                                               num_classes].argmax(1)
-            for res, res_labels in zip(
-                    sampling_results,
-                    labels.split([len(res.priors)
-                                  for res in sampling_results])):
-                res.pred_labels = res_labels
-        return bbox_results
-
-    def mask_loss(self, x: Tuple[Tensor],
-                  sampling_results: List[SamplingResult], bbox_feats: Tensor,
-                  batch_gt_instances: InstanceList) -> dict:
-        """Mask loss of the positive RoIs and MaskIoU loss of the RoIs that
-        the MaskIoU head trains on (``mask_iou_head.train_rois``).
-
-        Args:
-            x (tuple[Tensor]): Multi-level features, each (B, C, H, W).
-            sampling_results (list[SamplingResult]): Per image.
-            bbox_feats (Tensor): (n, C, 7, 7) RoI features of the box head,
-                used when the mask head shares its RoI extractor.
-            batch_gt_instances (list[InstanceData]): Per image, with
-                ``bboxes``, ``labels`` and ``masks``.
-
-        Returns:
-            dict: ``mask_preds`` (N, C, 28, 28), ``mask_feats``
-            (N, 256, 14, 14) of the scored RoIs (positives first in each
-            image) and ``loss_mask`` with ``loss_mask`` and
-            ``loss_mask_iou``.
-        """
-        iou_head = self.mask_iou_head
-        scored = [
-            scored_rois(
-                res, gt, iou_head.train_rois, iou_head.train_class,
-                res.pred_labels if iou_head.needs_pred_labels else None,
-                iou_head.max_neg_ratio)
-            for res, gt in zip(sampling_results, batch_gt_instances)
-        ]
-        is_pos = torch.cat([rois.is_pos for rois in scored])
-        if self.share_roi_extractor:
-            # The box head's features of the scored RoIs, which are in
-            # sampling order (positives first) in each image.
-            in_box_order = torch.cat([
-                is_pos.new_zeros(len(res.priors)).index_fill_(
-                    0, rois.inds, True)
-                for res, rois in zip(sampling_results, scored)
-            ])
-            mask_results = self._mask_forward(
-                x, pos_inds=in_box_order, bbox_feats=bbox_feats)
-        else:
-            mask_results = self._mask_forward(
-                x, bbox2roi([rois.boxes for rois in scored]))
-        mask_preds = mask_results['mask_preds']
-
-        mask_out = self.mask_head.loss_and_target(
-            mask_preds=mask_preds[is_pos],
-            sampling_results=sampling_results,
-            batch_gt_instances=batch_gt_instances,
-            rcnn_train_cfg=self.train_cfg)
-
-        if iou_head.train_rois == 'pos':
-            # The mask head's targets are those of the positives.
-            mask_targets = mask_out['mask_targets']
-        else:
-            mask_targets = instance_mask_targets(scored, batch_gt_instances,
-                                                 self.train_cfg)
-        labels = torch.cat([rois.labels for rois in scored])
-        scored_mask_preds = select_class(mask_preds, labels)
-        mask_iou_preds = iou_head(mask_results['mask_feats'],
-                                  scored_mask_preds)
-        loss_mask_iou = iou_head.loss_and_target(
-            select_class(mask_iou_preds, labels), scored_mask_preds,
-            mask_targets, scored, batch_gt_instances, self.train_cfg)
-
-        mask_results.update(loss_mask=mask_out['loss_mask'])
-        mask_results['loss_mask'].update(loss_mask_iou)
-        return mask_results
 
     score_keys = ('maskness', 'mask_scores')
 

@@ -14,20 +14,13 @@ so the MaskIoU head scores exactly the mask that is output:
   sigmoid, so it sees ``p`` clamped to [eps, 1 - eps]);
 * features: the mask RoI features of the last stage (RoIAlign of its mask
   RoI extractor, plus the semantic features where HTC fuses them);
-* training: on the last stage's RoIs that the MaskIoU head trains on
-  (positives by default, see its ``train_rois`` and ``train_class``), the
-  IoU target is that of the binarised merged mask with the whole instance,
-  and the merged mask is computed without gradient (the MaskIoU loss does
-  not reach the mask heads; it reaches the MaskIoU head and, through the
-  RoI features, the neck and backbone, unless the head's
-  ``detach_inputs``), reusing the last stage's mask prediction that its
-  mask loss computed;
-* predicted class (``train_class='pred'``, and RoIs without an instance
-  with ``train_rois='all'``): the test-time class, the argmax of the mean
-  of all stages' class scores along the RoI's chain of refined boxes (see
-  :mod:`.stage_scores`), from the scores that the stages' box losses
-  computed. A ground-truth box that the last sampler added has no chain:
-  every stage scores that box itself;
+* training: as the paper trains the MaskIoU head, on the last stage's
+  positive RoIs, on the mask of their instance's class; the IoU target is
+  that of the binarised merged mask with the whole instance, and the
+  merged mask is computed without gradient (the MaskIoU loss does not
+  reach the mask heads; it reaches the MaskIoU head and, through the RoI
+  features, the neck and backbone), reusing the last stage's mask
+  prediction that its mask loss computed;
 * loss: ``loss_mask_iou``, weighted by the MaskIoU head's ``loss_iou``
   weight alone, as in the core Mask Scoring R-CNN. It is computed in the
   last stage, but not multiplied by that stage's ``stage_loss_weights``
@@ -38,17 +31,15 @@ from typing import List, Optional, Tuple
 import torch
 from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.models.test_time_augs import merge_aug_masks
+from mmdet.models.utils import empty_instances
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import ConfigType, InstanceList
 from torch import Tensor
 
-from ms_rcnn.models.roi_heads.mask_scoring_roi_head import (
-    empty_scored_results, select_class)
-from ms_rcnn.models.task_modules.scored_rois import (
-    instance_mask_targets, scored_rois)
+from ms_rcnn.models.roi_heads.maskness_roi_head import select_class
+from ms_rcnn.models.task_modules.scored_rois import positive_rois
 from ms_rcnn.registry import MODELS
-from .stage_scores import inference_labels, inherited_scores
 
 # mmdet's cascade heads multiply the entries of a stage's ``loss_mask`` dict
 # whose name contains 'loss' by the stage's loss weight. The MaskIoU loss
@@ -64,6 +55,21 @@ LOGIT_EPS = 1e-6
 def probs_to_logits(probs: Tensor, eps: float = LOGIT_EPS) -> Tensor:
     """(n, M, M) probabilities -> (n, M, M) finite logits."""
     return torch.logit(probs.float(), eps=eps).to(probs.dtype)
+
+
+def empty_scored_results(batch_img_metas: List[dict], device,
+                         results_list: InstanceList,
+                         mask_thr_binary: float) -> InstanceList:
+    """mmdet's empty mask results, with empty ``mask_scores`` (0, )."""
+    results_list = empty_instances(
+        batch_img_metas,
+        device,
+        task_type='mask',
+        instance_results=results_list,
+        mask_thr_binary=mask_thr_binary)
+    for results in results_list:
+        results.mask_scores = results.scores.new_zeros((0, ))
+    return results_list
 
 
 class MaskScoringCascadeMixin:
@@ -91,13 +97,6 @@ class MaskScoringCascadeMixin:
         super().__init__(**kwargs)
         assert self.with_mask, 'mask scoring needs a mask head'
         self.mask_iou_head = MODELS.build(mask_iou_head)
-        if self.mask_iou_head.add_detections:
-            raise ValueError(
-                f'{type(self).__name__}: the MaskIoU head\'s '
-                'add_detections is implemented for MaskScoringRoIHead only')
-        # During ``loss``: the latest stage's box sampling results (mmdet's
-        # cascade loop gives each stage only its own).
-        self._box_samplings = None
 
     def _stage_mask_probs(self,
                           x: Tuple[Tensor],
@@ -147,32 +146,10 @@ class MaskScoringCascadeMixin:
              batch_data_samples: SampleList) -> dict:
         """The host's losses plus ``loss_mask_iou``, which is not scaled by
         the last stage's loss weight (see :meth:`mask_loss`)."""
-        try:
-            losses = super().loss(x, rpn_results_list, batch_data_samples)
-        finally:
-            self._box_samplings = None
+        losses = super().loss(x, rpn_results_list, batch_data_samples)
         losses['loss_mask_iou'] = losses.pop(
             f's{self.num_stages - 1}.{UNSCALED_MASK_IOU}')
         return losses
-
-    def bbox_loss(self, stage: int, x: Tuple[Tensor],
-                  sampling_results: List[SamplingResult], **kwargs) -> dict:
-        """The host's box loss of ``stage``. Where the MaskIoU head needs
-        predicted classes, each sampling result also gets
-        ``chain_scores`` (n, C + 1): the sum of the class scores of this
-        stage and of the earlier ones along each RoI's chain of boxes."""
-        bbox_results = super().bbox_loss(stage, x, sampling_results,
-                                         **kwargs)
-        if self.mask_iou_head.needs_pred_labels:
-            scores = bbox_results['cls_score'].detach().split(
-                [len(res.priors) for res in sampling_results])
-            for i, (res, score) in enumerate(zip(sampling_results, scores)):
-                if stage > 0:
-                    score = score + inherited_scores(
-                        res, self._box_samplings[i], self._adds_gts(stage))
-                res.chain_scores = score
-            self._box_samplings = sampling_results
-        return bbox_results
 
     def mask_loss(self, stage: int, x: Tuple[Tensor],
                   sampling_results: List[SamplingResult],
@@ -189,35 +166,12 @@ class MaskScoringCascadeMixin:
                 'loss_mask_iou']
         return mask_results
 
-    @torch.no_grad()
-    def _test_time_labels(self, x: Tuple[Tensor],
-                          sampling_results: List[SamplingResult],
-                          **kwargs) -> List[Tensor]:
-        """Per image, (n, ) the test-time class of each RoI of the last
-        stage's mask sampling (see :func:`.stage_scores.inference_labels`).
-        """
-
-        def every_stage(rois):  # (m, 5) -> (m, C + 1) summed class scores
-            return sum(
-                self._bbox_forward(stage, x, rois, **kwargs)['cls_score']
-                for stage in range(self.num_stages))
-
-        return inference_labels(sampling_results, self._box_samplings,
-                                self._adds_gts(self.num_stages - 1),
-                                every_stage, self.bbox_head[-1].num_classes)
-
-    def _adds_gts(self, stage: int) -> bool:
-        """Whether the sampler of ``stage`` adds the ground-truth boxes to
-        the proposals."""
-        return getattr(self.bbox_sampler[stage], 'add_gt_as_proposals',
-                       False)
-
     def mask_iou_loss(self, x: Tuple[Tensor],
                       sampling_results: List[SamplingResult],
                       batch_gt_instances: InstanceList, mask_results: dict,
                       **kwargs) -> dict:
-        """MaskIoU loss on the last stage's RoIs that the MaskIoU head
-        trains on (its ``train_rois`` and ``train_class``).
+        """MaskIoU loss on the last stage's positive RoIs, each on the
+        merged mask of its instance's class.
 
         Args:
             x (tuple[Tensor]): Multi-level features, each (B, F, H, W).
@@ -232,35 +186,22 @@ class MaskScoringCascadeMixin:
         Returns:
             dict: ``loss_mask_iou`` (Tensor, scalar).
         """
-        iou_head = self.mask_iou_head
-        train_cfg = self.train_cfg[-1]
-        pred_labels = [None] * len(sampling_results)
-        if iou_head.needs_pred_labels:
-            pred_labels = self._test_time_labels(x, sampling_results,
-                                                 **kwargs)
         scored = [
-            scored_rois(res, gt, iou_head.train_rois, iou_head.train_class,
-                        labels, iou_head.max_neg_ratio)
-            for res, gt, labels in zip(sampling_results, batch_gt_instances,
-                                       pred_labels)
+            positive_rois(res, gt)
+            for res, gt in zip(sampling_results, batch_gt_instances)
         ]
         rois = bbox2roi([r.boxes for r in scored])
         labels = torch.cat([r.labels for r in scored])
-        if iou_head.train_rois == 'pos':
-            # The last stage's mask loss already has these RoIs' logits.
-            last_mask_preds = mask_results['mask_preds']
-            mask_targets = mask_results['mask_targets']
-        else:
-            last_mask_preds = None
-            mask_targets = instance_mask_targets(scored, batch_gt_instances,
-                                                 train_cfg)
-        merged = self._merged_mask_logits(x, rois, labels, last_mask_preds,
+        # The last stage's mask loss already has these RoIs' logits.
+        merged = self._merged_mask_logits(x, rois, labels,
+                                          mask_results['mask_preds'],
                                           **kwargs)
-        mask_iou_preds = iou_head(self._mask_iou_feats(x, rois, **kwargs),
-                                  merged)
-        return iou_head.loss_and_target(
-            select_class(mask_iou_preds, labels), merged, mask_targets,
-            scored, batch_gt_instances, train_cfg)
+        mask_iou_preds = self.mask_iou_head(
+            self._mask_iou_feats(x, rois, **kwargs), merged)
+        return self.mask_iou_head.loss_and_target(
+            select_class(mask_iou_preds, labels), merged,
+            mask_results['mask_targets'], scored, batch_gt_instances,
+            self.train_cfg[-1])
 
     def predict_scored_masks(self,
                              x: Tuple[Tensor],

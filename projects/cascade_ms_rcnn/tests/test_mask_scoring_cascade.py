@@ -89,13 +89,3 @@ def test_loss_mask_iou_by_hand(name, monkeypatch):
     torch.testing.assert_close(
         losses['loss_mask_iou'], torch.tensor(0.01875), rtol=0, atol=1e-6)
     assert not [key for key in losses if 'iou' in key and key.startswith('s')]
-
-
-@pytest.mark.parametrize('name', [CASCADE, HTC])
-def test_added_detections_are_refused_by_name(name):
-    # The detections' MaskIoU loss is implemented for MaskScoringRoIHead.
-    from cascade_ms_testing import load_cfg
-    iou_head = dict(
-        load_cfg(name).model.roi_head.mask_iou_head, add_detections=True)
-    with pytest.raises(ValueError, match='add_detections'):
-        build_ours(name, mask_iou_head=iou_head)

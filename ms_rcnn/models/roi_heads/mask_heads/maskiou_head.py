@@ -1,5 +1,5 @@
 """MaskIoU head: regresses the IoU of each predicted mask with its instance."""
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -11,7 +11,7 @@ from torch.nn.modules.utils import _pair
 
 from ms_rcnn.registry import MODELS
 from ...task_modules.mask_iou_target import area_ratios, mask_iou_targets
-from ...task_modules.scored_rois import ScoredRoIs, target_bin_weights
+from ...task_modules.scored_rois import ScoredRoIs
 
 
 @MODELS.register_module()
@@ -23,6 +23,8 @@ class MaskIoUHead(BaseModule):
     max-pooled to the feature resolution. Four 3x3 convs (the last with
     stride 2), two fcs and a per-class IoU regressor. Parameter names and
     shapes are those of mmdet's ``MaskIoUHead``, so its checkpoints load.
+    It trains as the paper does: on the positive RoIs, on the mask of their
+    instance's class, where the target is above 0.
 
     Differences from mmdet's head, each configurable:
 
@@ -32,66 +34,14 @@ class MaskIoUHead(BaseModule):
     * predictions keep the class score in ``scores`` and write
       ``score * IoU`` to ``mask_scores`` (``overwrite_scores=True`` also
       writes it to ``scores``, as mmdet does);
-    * targets are computed for all RoIs at once (no per-RoI loop);
-    * what it trains on can match what it scores at test time (below).
-
-    Training options. The paper trains on the positive RoIs (box IoU >= 0.5
-    with an instance), on the mask of the instance's class, and only where
-    the target is above 0; at test time the head scores every detection,
-    on the predicted class, background and shifted boxes included, none of
-    which it saw. ``train_rois='pos', train_class='gt', target_bins=0`` is
-    the paper's (and mmdet's) training; the other values train on what the
-    head meets at test time:
-
-    * ``train_rois='all'``: every RoI the sampler drew. A negative RoI's
-      target is the IoU of its binarised mask with the whole instance its
-      box overlaps most (the same definition as for positives), 0 where it
-      overlaps none; targets of 0 count in the loss;
-    * ``add_detections=True``: besides the RoIs of ``train_rois``, the
-      head also trains on the detections that the box head makes of the
-      image's proposals at each training step, as at test time
-      (``train_cfg.rcnn.mask_iou_detections``: ``score_thr``, ``nms`` and
-      ``max_per_img`` as in ``test_cfg.rcnn``, whose values it takes when
-      absent), each on its predicted class, in a loss of its own
-      (``loss_mask_iou_det``). A detection's target is the IoU of its
-      binarised mask with the whole instance of its class that its box
-      overlaps most, 0 where none does; targets of 0 count in the loss. The
-      detections are found and their masks predicted without gradient, so
-      this loss trains the head alone (as ``detach_inputs``), on the
-      background, shifted, duplicate and wrong-class detections that the
-      paper's training never shows it;
-    * ``train_class='pred'``: score the mask of the class the box head
-      predicts for the RoI, as at test time; the target is 0 where that is
-      not the instance's class, and counts in the loss. (With
-      ``train_rois='all'`` and ``'gt'``, RoIs that overlap no instance are
-      scored on the predicted class.)
-    * ``max_neg_ratio=r``: with ``'all'``, at most ``r`` negatives per
-      positive of the image, a random draw among the sampled negatives,
-      which bounds the extra cost of scoring negatives and their share of
-      the loss;
-    * ``target_bins=K``: most RoIs of ``'all'`` have targets near 0 and
-      would pull every prediction towards 0. Each RoI's squared error is
-      weighted by the inverse of how many RoIs of the batch have a target
-      in its bin (K equal bins over [0, 1]), normalised to a mean weight of
-      1: every non-empty bin weighs the same in the loss;
+    * targets are computed for all RoIs at once (no per-RoI loop), from
+      bitmap or polygon masks;
     * ``target_thr=t``: the target is 1 where the mask's IoU is above
       ``t`` and 0 elsewhere, the question a threshold metric asks (the
-      ICDAR protocol counts a text polygon of IoU above 0.5): the head
-      then predicts how likely the mask is to count;
-    * ``score_exponents=(a, b)``: at test time the mask score is
-      ``score ** a * IoU ** b`` (the paper's: ``(1, 1)``). Only ``b / a``
-      changes the ranking; ``tools/analysis_tools/fit_mask_score.py`` fits
-      ``b`` with ``a = 1`` on the training set;
-    * ``detach_inputs=True``: the RoI features and mask probabilities are
-      detached from the graph, so ``loss_mask_iou`` trains this head alone:
-      the rest of the detector gets the gradients of Mask R-CNN's losses
-      only, and the backward of this loss stops at the head's inputs. Off
-      by default: on the quick start (seeds 0-2, README "Detached MaskIoU
-      inputs") it did not bring box AP to the Mask R-CNN twin's on any
-      seed when it was built (0.200 / 0.214 / 0.204 against 0.231 / 0.228
-      / 0.208), nor on two seeds of three with the current recipe, and its
-      mask AP was below the paper's training on two seeds of three, then
-      on one.
+      ICDAR protocol counts a text polygon of IoU above 0.5).
+
+    The training options that the quick-start measurements did not keep
+    are ``StudyMaskIoUHead``'s, in ``projects/mask_score_study``.
 
     Args:
         num_convs (int): Number of 3x3 convs. Defaults to 4.
@@ -101,27 +51,13 @@ class MaskIoUHead(BaseModule):
         conv_out_channels (int): Channels of the convs. Defaults to 256.
         fc_out_channels (int): Width of the fcs. Defaults to 1024.
         num_classes (int): Number of classes. Defaults to 80.
-        loss_iou (dict): IoU loss (an ``MSELoss`` or another loss taking
-            ``weight``).
+        loss_iou (dict): IoU loss. Defaults to ``MSELoss`` of weight 0.5.
         thr_on_logits (bool): Binarise the predicted mask for the targets by
             comparing logits with ``mask_thr_binary``. Defaults to False.
         overwrite_scores (bool): Also replace ``scores`` with the mask score
             at test time. Defaults to False.
-        train_rois (str): ``'pos'`` or ``'all'``. Defaults to ``'pos'``.
-        train_class (str): ``'gt'`` or ``'pred'``. Defaults to ``'gt'``.
-        max_neg_ratio (float, optional): Negatives per positive with
-            ``train_rois='all'``; None: all sampled negatives. Defaults to
-            None.
-        target_bins (int): Bins of the target weighting; 0 weighs every RoI
-            alike. Defaults to 0.
         target_thr (float, optional): Binary targets above this IoU.
             Defaults to None (the IoU itself, the paper's).
-        detach_inputs (bool): Stop the gradient of ``loss_mask_iou`` at the
-            head's inputs. Defaults to False (the paper's).
-        add_detections (bool): Also train on the detections of the
-            proposals. Defaults to False (the paper's).
-        score_exponents (tuple[float, float]): ``(a, b)`` of the mask
-            score ``score ** a * IoU ** b``. Defaults to (1.0, 1.0).
         init_cfg (dict | list[dict], optional): Initialisation config.
     """
 
@@ -136,14 +72,7 @@ class MaskIoUHead(BaseModule):
                  loss_iou: ConfigType = dict(type='MSELoss', loss_weight=0.5),
                  thr_on_logits: bool = False,
                  overwrite_scores: bool = False,
-                 train_rois: str = 'pos',
-                 train_class: str = 'gt',
-                 max_neg_ratio: Optional[float] = None,
-                 target_bins: int = 0,
                  target_thr: Optional[float] = None,
-                 detach_inputs: bool = False,
-                 add_detections: bool = False,
-                 score_exponents: Tuple[float, float] = (1.0, 1.0),
                  init_cfg: OptMultiConfig = [
                      dict(type='Kaiming', override=dict(name='convs')),
                      dict(type='Caffe2Xavier', override=dict(name='fcs')),
@@ -156,32 +85,7 @@ class MaskIoUHead(BaseModule):
         self.num_classes = num_classes
         self.thr_on_logits = thr_on_logits
         self.overwrite_scores = overwrite_scores
-        options = (('train_rois', train_rois, ('pos', 'all')),
-                   ('train_class', train_class, ('gt', 'pred')))
-        for name, value, allowed in options:
-            if value not in allowed:
-                raise ValueError(f'MaskIoUHead: {name} must be one of '
-                                 f'{allowed}, got {value!r}')
-        if target_bins < 0:
-            raise ValueError('MaskIoUHead: target_bins must be >= 0, got '
-                             f'{target_bins}')
-        if max_neg_ratio is not None and not max_neg_ratio >= 0:
-            raise ValueError('MaskIoUHead: max_neg_ratio must be >= 0 or '
-                             f'None, got {max_neg_ratio!r}')
-        self.train_rois = train_rois
-        self.train_class = train_class
-        self.max_neg_ratio = max_neg_ratio
-        self.target_bins = target_bins
         self.target_thr = target_thr
-        self.detach_inputs = detach_inputs
-        self.add_detections = add_detections
-        if not isinstance(score_exponents, (list, tuple)) or len(
-                score_exponents) != 2 or not all(
-                    isinstance(e, (int, float)) and e >= 0
-                    for e in score_exponents):
-            raise ValueError('MaskIoUHead: score_exponents must be two '
-                             f'numbers >= 0, got {score_exponents!r}')
-        self.score_exponents = tuple(float(e) for e in score_exponents)
 
         # +1 input channel: the pooled predicted mask.
         channels = [in_channels + 1] + [conv_out_channels] * num_convs
@@ -212,8 +116,6 @@ class MaskIoUHead(BaseModule):
         Returns:
             Tensor: (N, num_classes) predicted IoUs (not clamped).
         """
-        if self.detach_inputs:
-            mask_feat, mask_preds = mask_feat.detach(), mask_preds.detach()
         pooled = self.max_pool(mask_preds.sigmoid().unsqueeze(1))
         x = torch.cat((mask_feat, pooled.to(mask_feat.dtype)), 1)
         for conv in self.convs:
@@ -223,18 +125,17 @@ class MaskIoUHead(BaseModule):
             x = self.relu(fc(x))
         return self.fc_mask_iou(x)
 
-    @property
-    def needs_pred_labels(self) -> bool:
-        """Whether training needs the box head's predicted class of each
-        sampled RoI (``SamplingResult.pred_labels``)."""
-        return self.train_class == 'pred' or self.train_rois == 'all'
-
-    def loss_and_target(self, mask_iou_pred: Tensor, mask_preds: Tensor,
-                        mask_targets: Tensor, scored: List[ScoredRoIs],
+    def loss_and_target(self,
+                        mask_iou_pred: Tensor,
+                        mask_preds: Tensor,
+                        mask_targets: Tensor,
+                        scored: List[ScoredRoIs],
                         batch_gt_instances: InstanceList,
                         rcnn_train_cfg: ConfigDict,
                         keep_all: bool = False) -> dict:
-        """Loss of the scored RoIs (see the class docstring).
+        """MSE (``loss_iou``) of the scored RoIs' predicted IoUs against
+        :meth:`get_targets`, over those whose target is above 0 (the
+        paper's) or, with ``keep_all``, over all of them.
 
         Args:
             mask_iou_pred (Tensor): (N, ) predicted IoU of the scored class.
@@ -245,8 +146,9 @@ class MaskIoUHead(BaseModule):
             batch_gt_instances (list[InstanceData]): Per image, with
                 ``masks`` (BitmapMasks or PolygonMasks).
             rcnn_train_cfg (ConfigDict): With ``mask_thr_binary``.
-            keep_all (bool): Every RoI counts, targets of 0 included
-                (detections), whatever ``train_rois`` says.
+            keep_all (bool): Every RoI counts, targets of 0 included (the
+                detections of :meth:`MaskScoringRoIHead.
+                detection_mask_iou_loss`).
 
         Returns:
             dict: ``loss_mask_iou`` (Tensor, scalar).
@@ -256,21 +158,20 @@ class MaskIoUHead(BaseModule):
         # In fp32 under AMP: the squared error of small IoU differences
         # underflows in fp16.
         mask_iou_pred = mask_iou_pred.float()
-        if self.train_rois == 'pos' and not keep_all:
-            # The paper's: positives whose target is above 0. Those of a
-            # wrong predicted class ('pred') stay, with their target 0.
-            matches = torch.cat([rois.matches for rois in scored])
-            keep = (targets > 0) | ~matches
+        if not keep_all:
+            keep = targets > 0
             mask_iou_pred, targets = mask_iou_pred[keep], targets[keep]
         if self.target_thr is not None:
             targets = (targets > self.target_thr).to(targets.dtype)
         if len(targets) == 0:
-            # Keeps the graph connected so that DDP sees every parameter.
-            return dict(loss_mask_iou=mask_iou_pred.sum() * 0)
-        weight = target_bin_weights(
-            targets, self.target_bins) if self.target_bins else None
-        return dict(
-            loss_mask_iou=self.loss_iou(mask_iou_pred, targets, weight=weight))
+            return dict(loss_mask_iou=self.zero_loss(mask_iou_pred))
+        return dict(loss_mask_iou=self.loss_iou(mask_iou_pred, targets))
+
+    def zero_loss(self, *inputs: Tensor) -> Tensor:
+        """A loss of 0 whose graph reaches every parameter of the head and
+        ``inputs``: DDP waits for a gradient of each parameter, so a step
+        without a target must still give every one of them (a 0)."""
+        return sum(t.sum() for t in (*self.parameters(), *inputs)) * 0
 
     def get_targets(self, scored: List[ScoredRoIs],
                     batch_gt_instances: InstanceList, mask_preds: Tensor,
@@ -333,7 +234,6 @@ class MaskIoUHead(BaseModule):
         return results_list
 
     def mask_scores(self, scores: Tensor, ious: Tensor) -> Tensor:
-        """(n, ) mask scores ``scores ** a * clamp(ious, 0, 1) ** b`` of
-        (n, ) class scores and predicted IoUs (``score_exponents``)."""
-        a, b = self.score_exponents
-        return scores.pow(a) * ious.clamp(0, 1).pow(b)
+        """(n, ) mask scores ``scores * clamp(ious, 0, 1)`` of (n, ) class
+        scores and predicted IoUs."""
+        return scores * ious.clamp(0, 1)

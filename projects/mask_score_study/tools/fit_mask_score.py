@@ -1,16 +1,20 @@
 """Fit the exponent of the mask score on the training set.
 
 MS R-CNN scores a mask ``score * IoU``, the class score times the IoU that
-the MaskIoU head predicts. ``MaskIoUHead(score_exponents=(a, b))`` makes it
-``score ** a * IoU ** b``; only ``b / a`` changes the ranking, so ``a`` stays
-1 and this script picks ``b``: it predicts the *training* images with the
-test pipeline (never the test set, which would tune on what is measured),
-ranks the same masks by ``score * IoU ** b`` for each ``b`` of a grid, and
-prints the COCO segm mAP of each as one JSON line, with the best ``b`` and
-the option that applies it::
+the MaskIoU head predicts. ``StudyMaskIoUHead(score_exponents=(a, b))``
+makes it ``score ** a * IoU ** b``; only ``b / a`` changes the ranking, so
+``a`` stays 1 and this script picks ``b``: it predicts the *training* images
+with the test pipeline (never the test set, which would tune on what is
+measured), ranks the same masks by ``score * IoU ** b`` for each ``b`` of a
+grid, and prints the COCO segm mAP of each as one JSON line, with the best
+``b`` and the option that applies it to a config of this project, whose
+MaskIoU head is a ``StudyMaskIoUHead`` (for the quick start,
+``configs/ms-rcnn_quickstart_maskiou-study.py``; a checkpoint of the core's
+config loads in it). From the repository root, with the root on
+``PYTHONPATH`` (the project's configs import ``projects.*``)::
 
-    python tools/analysis_tools/fit_mask_score.py CONFIG CHECKPOINT
-    python tools/test.py CONFIG CHECKPOINT --cfg-options \\
+    python projects/mask_score_study/tools/fit_mask_score.py CONFIG CKPT
+    python tools/test.py STUDY_CONFIG CKPT --cfg-options \\
         model.roi_head.mask_iou_head.score_exponents="(1.0,B)"
 
 ``b = 0`` ranks by the class score alone, ``b = 1`` is the paper's product.
@@ -18,6 +22,8 @@ the option that applies it::
 import argparse
 import copy
 import json
+import os.path as osp
+import sys
 
 import numpy as np
 import torch
@@ -29,6 +35,12 @@ from mmengine.utils import track_iter_progress
 from ms_rcnn import register_all_modules
 from ms_rcnn.evaluation.functional import coco_segm_ap
 from ms_rcnn.evaluation.metrics import MaskIoUCalibrationMetric
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))))
+# The project's configs import projects.mask_score_study.*.
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 
 EXPONENTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 
@@ -116,7 +128,9 @@ def main(argv=None):
         raise SystemExit(f'error: {args.config} has no MaskIoU head')
     # The fit reads the predicted IoU back as mask score / class score:
     # predict with the paper's product, whatever the config applies.
-    iou_head.update(score_exponents=(1.0, 1.0), overwrite_scores=False)
+    iou_head.overwrite_scores = False
+    if 'score_exponents' in iou_head:
+        iou_head.score_exponents = (1.0, 1.0)
     model = init_detector(cfg, args.checkpoint, device=args.device)
     model.eval()
     loader_cfg = training_set_loader_cfg(cfg)
