@@ -71,8 +71,8 @@ def parse_args(argv=None):
         action=DictAction,
         help='overrides of the MS R-CNN config only, KEY=VALUE as '
         '--cfg-options of tools/train.py, e.g. '
-        'model.roi_head.mask_iou_head.detach_inputs=False (its model.* '
-        'keys also reach ms-rcnn-maskiou-ft, which loads that model)')
+        'model.roi_head.mask_iou_head.target_thr=0.5 (its model.* keys '
+        'also reach the second stages, which load that model)')
     parser.add_argument(
         '--num-vis', type=int, default=4, help='validation images to draw')
     parser.add_argument(

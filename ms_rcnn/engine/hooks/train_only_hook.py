@@ -1,7 +1,9 @@
 """Train some parameters of a loaded model and keep the rest as loaded.
 
-The MaskIoU head trained longer (README.md, "Taking the room"): a second
-stage loads a trained MS R-CNN and trains its MaskIoU head alone::
+A MaskIoU head trained on a trained, frozen detector
+(``tools/add_mask_score.py``, ``configs/quickstart/
+ms-rcnn_quickstart_maskiou-ft.py``) loads the detector and trains the
+head alone::
 
     load_from = 'work_dirs/ms-rcnn_quickstart/epoch_8.pth'
     custom_hooks = [dict(type='TrainOnlyHook',

@@ -51,7 +51,7 @@ def bitmap_area_ratios(boxes: Tensor, gt_inds: Tensor,
     boxes are a few numbers, the masks a whole image per instance. A loop
     over the boxes, each counting the pixels of a view of its mask, measured
     faster than prefix sums over windows around all instances at once (see
-    the README's Speed section), and copies nothing.
+    docs/advanced_guides/speed.md), and copies nothing.
 
     Args:
         boxes (Tensor): (N, 4) boxes, xyxy in image pixels.
