@@ -119,7 +119,8 @@ def test_metafile_and_model_index():
             assert (root / model['Config']).parent == (root / metafile).parent
         assert (root / metafile).with_name('README.md').is_file()
     meta = yaml.safe_load((root / index['Import'][0]).read_text())
-    names = [m['Name'] for m in meta['Models']]
+    published = [m for m in meta['Models'] if 'Weights' in m]
+    names = [m['Name'] for m in published]
     assert names == [n for n in MMDET_NAMES if n != 'ms-rcnn_r50_fpn_1x_coco']
     mmdet_meta = yaml.safe_load(
         Path(get_installed_path('mmdet')).joinpath(
@@ -129,10 +130,71 @@ def test_metafile_and_model_index():
         assert (root / model['Config']).name == model['Name'] + '.py'
         assert (root / model['Config']).is_file()
         assert model['In Collection'] == 'Mask Scoring R-CNN'
+    for model in published:
         # The official weights and the numbers published with them.
         assert model['Weights'] == theirs[model['Name']]['Weights']
         assert re.search(r'-[0-9a-f]{8}\.pth$', model['Weights'])
         assert model['Results'] == theirs[model['Name']]['Results']
+
+
+def unscoped(value):
+    """A config value without the ``_scope_`` keys that an mmdet:: base
+    gives its dicts."""
+    if isinstance(value, dict):
+        return {k: unscoped(v) for k, v in value.items() if k != '_scope_'}
+    if isinstance(value, (list, tuple)):
+        return [unscoped(v) for v in value]
+    return value
+
+
+def test_frozen_mask_rcnn_config_is_the_tools_on_mmdets_mask_rcnn(
+        tmp_path):
+    """The COCO config of a MaskIoU head on mmdet's trained Mask R-CNN:
+    what tools/add_mask_score.py writes for mmdet's config, loading mmdet's
+    model-zoo checkpoint (the metafiles' URL, sha256 prefix in the name),
+    whose layout it fits (random weights of mmdet's Mask R-CNN here: no
+    download)."""
+    import yaml
+    name = 'ms-rcnn_r50_fpn_frozen-mask-rcnn-1x_coco'
+    cfg = Config.fromfile(str(CONFIG_DIR / f'{name}.py'))
+    base = get_config('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py')
+    sys.path.insert(0, str(CONFIG_DIR.parents[1] / 'tools'))
+    from add_mask_score import check_checkpoint, mask_score_config
+    tool = mask_score_config(base, cfg.load_from, 'work_dirs/x')
+    # The head as written (the defaults of MaskIoUHead) and as the tool
+    # sizes it (from the mask head) build the same layers.
+    heads = [
+        MODELS.build(c.model.roi_head.pop('mask_iou_head'))
+        for c in (cfg, tool)
+    ]
+    assert [(k, v.shape) for k, v in heads[0].state_dict().items()] == [
+        (k, v.shape) for k, v in heads[1].state_dict().items()
+    ]
+    for key in ('model', 'train_cfg', 'param_scheduler', 'custom_hooks',
+                'model_wrapper_cfg', 'load_from', 'train_dataloader',
+                'test_dataloader', 'val_evaluator'):
+        assert unscoped(cfg[key]) == unscoped(tool[key]), key
+    assert unscoped(cfg.default_hooks.checkpoint) == unscoped(
+        tool.default_hooks.checkpoint)
+    ours = yaml.safe_load((CONFIG_DIR / 'metafile.yml').read_text())
+    entry = {m['Name']: m for m in ours['Models']}[name]
+    mmdet_meta = yaml.safe_load(
+        Path(get_installed_path('mmdet')).joinpath(
+            '.mim/configs/mask_rcnn/metafile.yml').read_text())
+    zoo = {m['Name']: m for m in mmdet_meta['Models']}
+    assert cfg.load_from == entry['Metadata']['Load From'] == zoo[
+        'mask-rcnn_r50_fpn_1x_coco']['Weights']
+    assert entry['Metadata']['Epochs'] == cfg.train_cfg.max_epochs
+    # Random weights of mmdet's Mask R-CNN, the layout of the checkpoint.
+    base.model.backbone.init_cfg = None
+    init_default_scope('mmdet')
+    from mmdet.registry import MODELS as mmdet_models
+    mask_rcnn = mmdet_models.build(base.model)
+    torch.save(dict(state_dict=mask_rcnn.state_dict()), tmp_path / 'mr.pth')
+    cfg = Config.fromfile(str(CONFIG_DIR / f'{name}.py'))
+    cfg.model.backbone.init_cfg = None
+    assert check_checkpoint(cfg, str(tmp_path / 'mr.pth')) == \
+        'a new MaskIoU head is trained'
 
 
 def test_coco_training_skips_bad_samples_by_name():
