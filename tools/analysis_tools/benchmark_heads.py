@@ -9,10 +9,7 @@ ratio ours / mmdet (lower is better):
   the whole image (ours: the functions of
   ``ms_rcnn.models.task_modules.mask_iou_target``; mmdet's:
   ``MaskIoUHead.get_targets``), with the peak host memory each allocates
-  (``*_peak_mib``, see :func:`peak_host_bytes`); for polygons also the area
-  ratios alone, in closed form (ours) and with shapely 2's vectorised
-  intersections (``shapely_ratio``: shapely / closed form, higher favours
-  ours);
+  (``*_peak_mib``, see :func:`peak_host_bytes`);
 * ``train_step``: forward + backward of ms-rcnn_r50_fpn on one 800x1216
   image with identical weights and the same sampled RoIs;
 * ``inference``: prediction of one 800x1216 image with 100 detections;
@@ -218,48 +215,6 @@ def bench_targets(args):
         for name, fn in [('ours', ours), ('mmdet', mmdet)]:
             out[kind][f'{name}_peak_mib'] = round(
                 peak_host_bytes(fn) / 2**20, 3)
-    out['polygon_ratios'] = bench_polygon_ratios(
-        positives(gt, args.num_pos, 'cpu'), polygons, args.repeats)
-    return out
-
-
-def bench_polygon_ratios(res, masks, repeats):
-    """The polygon area ratios in closed form against shapely 2's vectorised
-    intersection of each instance with each box (the plainer code)."""
-    import shapely
-
-    from ms_rcnn.models.task_modules import polygon_area_ratios
-    boxes, inds = res.pos_priors.cpu(), res.pos_assigned_gt_inds.cpu()
-
-    def closed_form():
-        return polygon_area_ratios(boxes, inds, masks)
-
-    def with_shapely():
-        # Boxes truncated and clipped as mmdet crops; the instance's area as
-        # the sum of its polygons' areas, as PolygonMasks.areas.
-        x1, y1, x2, y2 = boxes.int().numpy().T
-        crops = shapely.box(
-            x1.clip(0, masks.width), y1.clip(0, masks.height),
-            x2.clip(0, masks.width), y2.clip(0, masks.height))
-        rings = [(i, shapely.Polygon(p.reshape(-1, 2)))
-                 for i, polys in enumerate(masks.masks) for p in polys]
-        owner = np.array([i for i, _ in rings])
-        polys = np.array([p for _, p in rings])
-        # Every (box, polygon of its instance) pair, summed per box.
-        box_of, ring_of = np.nonzero(owner[None] == inds.numpy()[:, None])
-        inside = np.bincount(
-            box_of,
-            shapely.area(shapely.intersection(polys[ring_of],
-                                              crops[box_of])),
-            minlength=len(boxes))
-        return torch.from_numpy(inside / (masks.areas[inds] + 1e-7)).float()
-
-    torch.testing.assert_close(with_shapely(), closed_form())
-    out = interleaved({
-        'shapely_ms': with_shapely,
-        'closed_form_ms': closed_form
-    }, repeats, 'cpu')
-    out['shapely_ratio'] = out.pop('ratio')
     return out
 
 

@@ -15,10 +15,10 @@ Area ratios:
 * bitmaps: the non-zero pixels of each box are counted on a view of its
   instance's mask, one box at a time: no mask or window is copied, so the
   extra memory does not grow with the number or the size of the instances;
-* polygons, all boxes at once: the area of a polygon inside a box is the
-  contour integral of ``clamp(x, x1, x2) dy`` over the parts of its edges
-  with ``y1 <= y <= y2`` (Green's theorem applied line by line), evaluated
-  in closed form per edge.
+* polygons, all boxes at once: one vectorised shapely 2 call intersects
+  every (box, polygon of its instance) pair (mmdet's crop, also with
+  shapely, takes one RoI and one polygon at a time), and the areas are
+  summed per box.
 
 Boxes are truncated to integers and clipped to the image as mmdet's
 ``BitmapMasks.crop`` / ``PolygonMasks.crop`` do, so the ratios equal mmdet's.
@@ -26,6 +26,7 @@ Boxes are truncated to integers and clipped to the image as mmdet's
 from typing import Union
 
 import numpy as np
+import shapely
 import torch
 from mmdet.structures.mask import BitmapMasks, PolygonMasks
 from torch import Tensor
@@ -87,75 +88,17 @@ def bitmap_area_ratios(boxes: Tensor, gt_inds: Tensor,
     return torch.from_numpy(ratios).float().to(boxes.device)
 
 
-def _packed_edges(masks: PolygonMasks, device) -> tuple:
-    """Pack the polygon edges of all instances into padded tensors.
-
-    Returns:
-        tuple: ``edges`` (G, E, 4) float64 rows (xa, ya, xb, yb); ``ring``
-        (G, E) int64 index of the polygon (within its instance) each edge
-        belongs to. Padding edges are (0, 0, 0, 0) and contribute nothing.
-    """
-    per_gt = []
-    for polys in masks.masks:  # one loop over instances, none over RoIs
-        edges, rings = [], []
-        for ring_id, poly in enumerate(polys):
-            pts = torch.as_tensor(poly, dtype=torch.float64).view(-1, 2)
-            edges.append(torch.cat([pts, pts.roll(-1, dims=0)], dim=1))
-            rings.append(torch.full((len(pts), ), ring_id, dtype=torch.int64))
-        per_gt.append((torch.cat(edges) if edges else torch.zeros(0, 4),
-                       torch.cat(rings) if rings else torch.zeros(0)))
-    max_edges = max([len(e) for e, _ in per_gt] + [1])
-    edges = torch.zeros((len(per_gt), max_edges, 4), dtype=torch.float64)
-    ring = torch.zeros((len(per_gt), max_edges), dtype=torch.int64)
-    for i, (e, r) in enumerate(per_gt):
-        edges[i, :len(e)] = e
-        ring[i, :len(r)] = r
-    return edges.to(device), ring.to(device)
-
-
-def _clamped_x_integral(edges: Tensor, box: Tensor) -> Tensor:
-    """Signed integral of clamp(x, x1, x2) dy along each edge, y in [y1, y2].
-
-    Args:
-        edges (Tensor): (N, E, 4) float64 edges (xa, ya, xb, yb).
-        box (Tensor): (N, 1, 4) float64 boxes (x1, y1, x2, y2).
-
-    Returns:
-        Tensor: (N, E) float64.
-    """
-    xa, ya, xb, yb = edges.unbind(-1)
-    bx1, by1, bx2, by2 = box.unbind(-1)
-    lo = torch.maximum(torch.minimum(ya, yb), by1)
-    hi = torch.minimum(torch.maximum(ya, yb), by2)
-    dy = yb - ya
-    valid = (hi > lo) & (dy != 0)
-    slope = torch.where(valid, (xb - xa) / torch.where(dy != 0, dy, 1), 0)
-    u_lo = xa + (lo - ya) * slope
-    u_hi = xa + (hi - ya) * slope
-
-    def excess(u):  # integral of clamp(t, x1, x2) - x1 from x1 to u
-        width = bx2 - bx1
-        t = (u - bx1).clamp(0, None)
-        return torch.where(t <= width, 0.5 * t * t,
-                           0.5 * width * width + width * (t - width))
-
-    span = hi - lo
-    # Nearly vertical edges: the closed form divides by a tiny slope, so use
-    # the (exact for a constant) midpoint value instead.
-    steep = (u_hi - u_lo).abs() < 1e-9
-    mid = ((u_lo + u_hi) * 0.5).clamp(bx1, bx2) - bx1
-    curved = (excess(u_hi) - excess(u_lo)) / torch.where(steep, 1, slope)
-    integral = bx1 * span + torch.where(steep, mid * span, curved)
-    return torch.where(valid, integral * dy.sign(), 0)
-
-
 def polygon_area_ratios(boxes: Tensor, gt_inds: Tensor,
                         masks: PolygonMasks) -> Tensor:
     """Polygon counterpart of :func:`bitmap_area_ratios`.
 
     The area of an instance is the sum of the absolute areas of its polygons,
-    as in ``PolygonMasks.areas``; inside a box, each polygon is clipped
-    exactly (mmdet clips with shapely, one RoI at a time).
+    as in ``PolygonMasks.areas``; inside a box, the sum of the areas of its
+    polygons intersected with the box, as ``PolygonMasks.crop`` and
+    ``areas`` give (mmdet intersects one RoI at a time with shapely, here
+    all pairs go to shapely at once). A hole that making a ring valid opens
+    (a ring that runs around it and back) stays outside, as in the full
+    area; mmdet's crop keeps only the outline of each piece there.
 
     Args:
         boxes (Tensor): (N, 4) boxes, xyxy in image pixels.
@@ -163,21 +106,28 @@ def polygon_area_ratios(boxes: Tensor, gt_inds: Tensor,
         masks (PolygonMasks): G instances.
 
     Returns:
-        Tensor: (N, ) float32 ratios in [0, 1].
+        Tensor: (N, ) float32 ratios in [0, 1], on the device of ``boxes``.
     """
     if boxes.numel() == 0 or len(masks) == 0:
         return boxes.new_zeros((boxes.size(0), ), dtype=torch.float32)
-    edges, ring = _packed_edges(masks, boxes.device)
-    num_rings = int(ring.max()) + 1 if ring.numel() else 1
-
-    full = torch.as_tensor(masks.areas, device=edges.device)[gt_inds]
-
-    box = _int_boxes(boxes, masks.width, masks.height).to(torch.float64)
-    contrib = _clamped_x_integral(edges[gt_inds], box[:, None])
-    clipped = contrib.new_zeros((len(box), num_rings))
-    clipped.scatter_add_(1, ring[gt_inds], contrib)
-    inside = clipped.abs().sum(1)
-    return (inside / (full + AREA_EPS)).float()
+    gt_inds = gt_inds.cpu().numpy()
+    # One shapely polygon per ring, made valid (buffer(0)) as mmdet's crop
+    # does: a self-intersecting ring cannot be intersected.
+    rings = [np.reshape(p, (-1, 2)) for polys in masks.masks for p in polys]
+    owner = np.repeat(
+        np.arange(len(masks)), [len(polys) for polys in masks.masks])
+    polys = shapely.buffer(np.array([shapely.Polygon(r) for r in rings]), 0)
+    x1, y1, x2, y2 = _int_boxes(boxes.cpu(), masks.width,
+                                masks.height).numpy().T
+    crops = shapely.box(x1, y1, x2, y2)
+    # Every (box, polygon of its instance) pair, summed per box.
+    box_of, ring_of = np.nonzero(gt_inds[:, None] == owner[None])
+    inside = np.bincount(
+        box_of,
+        shapely.area(shapely.intersection(polys[ring_of], crops[box_of])),
+        minlength=len(gt_inds))
+    ratios = inside / (masks.areas[gt_inds] + AREA_EPS)
+    return torch.from_numpy(ratios).float().to(boxes.device)
 
 
 def area_ratios(

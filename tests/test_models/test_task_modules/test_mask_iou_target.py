@@ -113,6 +113,21 @@ def test_polygon_triangle_by_hand():
         ratios, torch.tensor([.5, .25, .5]), rtol=0, atol=1e-6)
 
 
+def test_polygon_with_a_hole_by_hand():
+    # One ring around the square [0,10]^2 and back around the hole [3,7]^2
+    # (a keyhole, as contour tracers write holes): area 100 - 16 = 84. The
+    # hole stays outside in any box: the whole image holds 84, the left half
+    # 50 - 8 = 42.
+    keyhole = [np.array([0., 0, 10, 0, 10, 10, 0, 10, 0, 5, 3, 5, 3, 7, 7, 7,
+                         7, 3, 3, 3, 3, 5, 0, 5])]
+    masks = PolygonMasks([keyhole], 10, 10)
+    boxes = torch.tensor([[0., 0., 10., 10.], [0., 0., 5., 10.]])
+    ratios = polygon_area_ratios(boxes, torch.zeros(2, dtype=torch.long),
+                                 masks)
+    torch.testing.assert_close(
+        ratios, torch.tensor([1., .5]), rtol=0, atol=1e-6)
+
+
 def test_zero_area_and_out_of_image_instances():
     # An instance with no pixels (e.g. moved out of the image by an
     # augmentation) gets ratio 0, not NaN.
