@@ -26,10 +26,13 @@ def test_unknown_model_type_in_train_tool(tiny_shapes, tmp_path):
         _tool('train').main([config])
     message = str(info.value)
     first = message.splitlines()[0]
-    assert first == (
+    # The closest name first; the others depend on what else is registered
+    # (a project's heads, when its tests run in the same session).
+    assert first.startswith(
         "unknown type 'MaskIoUHed': not in the model registry (scopes "
         'searched: ms_rcnn -> mmdet -> mmengine); closest registered names: '
-        'MaskIoUHead, MaskPointHead, MaskFormerHead, HTCMaskHead, FCNMaskHead')
+        'MaskIoUHead, ')
+    assert len(first.split('closest registered names: ')[1].split(', ')) == 5
     assert message == first  # mmengine did not wrap it: nothing to add
 
 
