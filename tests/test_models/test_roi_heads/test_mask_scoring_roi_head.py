@@ -8,10 +8,12 @@ import copy
 import numpy as np
 import pytest
 import torch
-from mmdet.structures.bbox import bbox2roi
-from mmengine.config import Config
+from mmdet.models.roi_heads import StandardRoIHead
+from mmdet.structures.bbox import bbox2roi, bbox_overlaps
+from mmengine.config import Config, ConfigDict
 from mmengine.registry import init_default_scope
-from ms_rcnn_testing import build_our_model, losses, make_batch, predict
+from ms_rcnn_testing import (build_our_model, losses, make_batch,
+                             mmdet_maskiou_targets, predict)
 
 import ms_rcnn.models as ours
 from ms_rcnn.registry import MODELS
@@ -271,3 +273,91 @@ def test_half_given_detection_settings_name_the_missing_keys():
     with pytest.raises(ValueError, match=r'test_cfg\.rcnn; neither gives '
                        r'score_thr, nms$'):
         losses(model, _three_class_batch())
+
+
+def test_frozen_detections_are_the_detectors_test_time_ones(monkeypatch):
+    # The quick-start model on a frozen detector, trained on its detections
+    # (at most 20 an image); the input is the original image at twice its
+    # size, so boxes in the input's frame differ from the original's.
+    model = _frozen_on_detections(max_per_img=20)
+    # Fewer test-time proposals than training ones (300): which the
+    # detections come from shows.
+    model.test_cfg.rpn.max_per_img = 150
+    batch = _three_class_batch()
+    batch['data_samples'][0].set_metainfo(
+        dict(ori_shape=(48, 64), scale_factor=(2., 2.)))
+    gt = batch['data_samples'][0].gt_instances
+    head = model.roi_head
+    calls = {}
+    detection_loss = head.detection_mask_iou_loss
+    monkeypatch.setattr(
+        head, 'detection_mask_iou_loss', lambda *a: calls.setdefault(
+            'det', (a, detection_loss(*a)))[1])
+    iou_loss = head.mask_iou_head.loss_and_target
+    monkeypatch.setattr(
+        head.mask_iou_head, 'loss_and_target',
+        lambda *a, **k: calls.setdefault('iou', (a, iou_loss(*a, **k)))[1])
+    out = losses(model, batch)
+    assert set(out) == {'loss_mask_iou_det'}
+    (_, seen_proposals, _), _ = calls['det']
+    (pred, mask_preds, _, scored, _, _), _ = calls['iou']
+    rois = scored[0]
+    # Found again apart from the code under test: the test-time proposals
+    # (test_cfg.rpn) and their detections by mmdet's StandardRoIHead with
+    # the box branch's weights under test_cfg.rcnn, in the input's frame.
+    data = model.data_preprocessor(copy.deepcopy(batch), True)
+    metas = [s.metainfo for s in data['data_samples']]
+    roi_cfg = Config.fromfile(QUICKSTART).model.roi_head
+    det_cfg = ConfigDict({**model.test_cfg.rcnn, 'max_per_img': 20})
+    reference = StandardRoIHead(
+        bbox_roi_extractor=roi_cfg.bbox_roi_extractor,
+        bbox_head=roi_cfg.bbox_head,
+        test_cfg=det_cfg)
+    reference.load_state_dict({
+        k[len('roi_head.'):]: v
+        for k, v in model.state_dict().items()
+        if k.startswith(('roi_head.bbox_roi_extractor.',
+                         'roi_head.bbox_head.'))
+    })
+    reference.eval()
+    with torch.no_grad():
+        x = model.extract_feat(data['inputs'])
+        proposals = model.rpn_head.predict_by_feat(
+            *model.rpn_head(x), batch_img_metas=metas,
+            cfg=model.test_cfg.rpn)
+        training_proposals = model.rpn_head.predict_by_feat(
+            *model.rpn_head(x), batch_img_metas=metas,
+            cfg=model.train_cfg.rpn_proposal)
+        dets = reference.predict_bbox(
+            x, metas, proposals, det_cfg, rescale=False)[0]
+        expected_masks = head._mask_forward(
+            x, bbox2roi([dets.bboxes]))['mask_preds']
+    assert len(proposals[0]) == 150 and len(training_proposals[0]) == 300
+    torch.testing.assert_close(seen_proposals[0].bboxes,
+                               proposals[0].bboxes)
+    assert len(dets) == 20
+    assert dets.bboxes[:, 2].max() > 64
+    torch.testing.assert_close(rois.boxes, dets.bboxes)
+    assert torch.equal(rois.labels, dets.labels)
+    # Each is paired with the instance of its class of largest box IoU.
+    overlaps = bbox_overlaps(dets.bboxes, gt.bboxes)
+    overlaps[dets.labels[:, None] != gt.labels[None]] = 0
+    best, best_inds = overlaps.max(dim=1)
+    gt_inds = torch.where(best > 0, best_inds, -1)
+    assert torch.equal(rois.gt_inds, gt_inds)
+    assert (gt_inds >= 0).any() and (gt_inds < 0).any()
+    # 0.5 x the mean squared error over every detection, against mmdet's
+    # targets of the masks of their predicted class.
+    expected_masks = expected_masks[torch.arange(20), dets.labels]
+    torch.testing.assert_close(mask_preds, expected_masks)
+    targets = mmdet_maskiou_targets(dets.bboxes, gt_inds, dets.labels, gt,
+                                    expected_masks, model.train_cfg.rcnn)
+    assert ((targets > 0) & (targets < 1)).any() and (targets == 0).any()
+    torch.testing.assert_close(out['loss_mask_iou_det'],
+                               0.5 * ((pred.detach() - targets)**2).mean())
+    # Found and masked without gradient: the loss trains the head alone.
+    model.zero_grad()
+    out['loss_mask_iou_det'].backward()
+    for name, param in model.named_parameters():
+        trained = param.grad is not None and param.grad.abs().sum() > 0
+        assert trained == name.startswith('roi_head.mask_iou_head.'), name
