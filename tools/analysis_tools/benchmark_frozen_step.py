@@ -50,12 +50,6 @@ def parse_args():
         '--twin',
         default='configs/quickstart/mask-rcnn_quickstart.py',
         help='its Mask R-CNN twin, made into the frozen config')
-    parser.add_argument(
-        '--rois',
-        nargs='+',
-        default=None,
-        choices=['proposals', 'detections'],
-        help='what the frozen head learns from (default: the tool\'s)')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--size', type=int, default=128, help='image side')
     parser.add_argument('--repeats', type=int, default=10)
@@ -93,8 +87,6 @@ def main():
     joint_cfg = Config.fromfile(args.joint)
     frozen_cfg = mask_score_config(
         Config.fromfile(args.twin), 'unused.pth', 'unused')
-    if args.rois:
-        frozen_cfg.model.frozen_rois = args.rois
     joint, joint_optim = build(joint_cfg, args.device)
     frozen, frozen_optim = build(frozen_cfg, args.device)
     frozen.load_state_dict(joint.state_dict())
@@ -119,7 +111,7 @@ def main():
             joint_ms=step(joint, joint_optim)), args.repeats, args.device)
     out = dict(times, device=args.device, cpu=platform.processor(),
                threads=torch.get_num_threads(), batch=args.batch_size,
-               size=args.size, frozen_rois=list(frozen.frozen_rois))
+               size=args.size)
     for name, model, optim in (('frozen', frozen, frozen_optim),
                                ('joint', joint, joint_optim)):
         if args.device.startswith('cuda'):

@@ -1,12 +1,9 @@
 """Mask Scoring R-CNN detector."""
-from typing import Sequence
-
 import numpy as np
 import torch
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.structures import SampleList
 from mmdet.structures.mask import BitmapMasks
-from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.logging import print_log
 from torch import Tensor
 
@@ -24,23 +21,20 @@ class MaskScoringRCNN(TwoStageDetector):
     With ``frozen_detector=True`` training fits the MaskIoU head alone on a
     trained Mask R-CNN (its checkpoint in ``load_from``): every other module
     stays in eval mode (normalisation statistics as loaded) and runs
-    without gradient, and only ``loss_mask_iou`` is computed, on what
-    ``frozen_rois`` names: ``'proposals'``, the positive RoIs of the
-    training proposals, as the paper trains the head; ``'detections'``,
-    the detector's test-time detections (``test_cfg``), each against the
-    instance of its class that its box overlaps most (``loss_mask_iou_det``,
-    see :meth:`MaskScoringRoIHead.detection_mask_iou_loss`); or both. The
-    boxes, classes and masks are then the trained detector's own, so
-    whatever the mask score changes in mask AP is the mask score's doing.
-    ``TrainOnlyHook`` (``prefixes=['roi_head.mask_iou_head']``) turns the
-    other parameters' gradients off and checks that the checkpoint held
-    them all; ``tools/add_mask_score.py`` sets all of this up.
+    without gradient, and only ``loss_mask_iou`` is computed, on the
+    detector's own test-time detections (``test_cfg``), each against the
+    instance of its class that its box overlaps most (see
+    :meth:`MaskScoringRoIHead.detection_mask_iou_loss`): what the head
+    scores at test time. The boxes, classes and masks are then the trained
+    detector's own, so whatever the mask score changes in mask AP is the
+    mask score's doing. ``TrainOnlyHook``
+    (``prefixes=['roi_head.mask_iou_head']``) turns the other parameters'
+    gradients off and checks that the checkpoint held them all;
+    ``tools/add_mask_score.py`` sets all of this up.
 
     Args:
         frozen_detector (bool): Train the MaskIoU head alone. Defaults to
             False (the paper's joint training).
-        frozen_rois (Sequence[str]): What the head learns from with
-            ``frozen_detector``. Defaults to ``('proposals', )``.
         **kwargs: Arguments of mmdet's ``TwoStageDetector``.
     """
 
@@ -48,33 +42,10 @@ class MaskScoringRCNN(TwoStageDetector):
     # (subclasses for other frameworks name theirs).
     plain_detector_name = 'Mask R-CNN'
 
-    def __init__(self,
-                 backbone: ConfigType,
-                 rpn_head: ConfigType,
-                 roi_head: ConfigType,
-                 train_cfg: ConfigType,
-                 test_cfg: ConfigType,
-                 neck: OptConfigType = None,
-                 data_preprocessor: OptConfigType = None,
-                 init_cfg: OptMultiConfig = None,
-                 frozen_detector: bool = False,
-                 frozen_rois: Sequence[str] = ('proposals', )) -> None:
-        super().__init__(
-            backbone=backbone,
-            neck=neck,
-            rpn_head=rpn_head,
-            roi_head=roi_head,
-            train_cfg=train_cfg,
-            test_cfg=test_cfg,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
-        unknown = set(frozen_rois) - {'proposals', 'detections'}
-        if unknown or not frozen_rois:
-            raise ValueError('MaskScoringRCNN: frozen_rois must name '
-                             "'proposals', 'detections' or both, got "
-                             f'{frozen_rois!r}')
+    def __init__(self, *args, frozen_detector: bool = False,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self.frozen_detector = frozen_detector
-        self.frozen_rois = tuple(frozen_rois)
 
     def train(self, mode: bool = True) -> 'MaskScoringRCNN':
         """With ``frozen_detector``, only the MaskIoU head trains; the rest
@@ -118,27 +89,19 @@ class MaskScoringRCNN(TwoStageDetector):
 
     def frozen_loss(self, batch_inputs: Tensor,
                     batch_data_samples: SampleList) -> dict:
-        """The MaskIoU losses of ``frozen_rois``, everything before the
-        MaskIoU head computed without gradient (``frozen_detector``)."""
+        """``loss_mask_iou`` of the test-time detections, everything
+        before the MaskIoU head computed without gradient
+        (``frozen_detector``)."""
         batch_img_metas = [s.metainfo for s in batch_data_samples]
         with torch.no_grad():
             x = self.extract_feat(batch_inputs)
-            rpn_outs = self.rpn_head(x)
-        losses = {}
-        for rois, key, cfg in (('proposals', 'loss_mask_iou',
-                                self.train_cfg.get('rpn_proposal',
-                                                   self.test_cfg.rpn)),
-                               ('detections', 'loss_mask_iou_det',
-                                self.test_cfg.rpn)):
-            if rois not in self.frozen_rois:
-                continue
-            with torch.no_grad():
-                proposals = self.rpn_head.predict_by_feat(
-                    *rpn_outs, batch_img_metas=batch_img_metas, cfg=cfg)
-            loss = (self.roi_head.positive_mask_iou_loss if rois
-                    == 'proposals' else self.roi_head.detection_mask_iou_loss)
-            losses[key] = loss(x, proposals, batch_data_samples)
-        return losses
+            proposals = self.rpn_head.predict_by_feat(
+                *self.rpn_head(x),
+                batch_img_metas=batch_img_metas,
+                cfg=self.test_cfg.rpn)
+        return dict(
+            loss_mask_iou=self.roi_head.detection_mask_iou_loss(
+                x, proposals, batch_data_samples))
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
                               missing_keys, unexpected_keys,

@@ -3,6 +3,7 @@ from typing import List, Tuple
 
 import torch
 from mmdet.models.task_modules.samplers import SamplingResult
+from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import InstanceList
@@ -10,7 +11,8 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ms_rcnn.models import MaskScoringRoIHead
-from ms_rcnn.models.task_modules.scored_rois import instance_mask_targets
+from ms_rcnn.models.task_modules.scored_rois import (instance_mask_targets,
+                                                     positive_rois)
 from ms_rcnn.registry import MODELS
 from .study_maskiou_head import StudyMaskIoUHead
 from .study_rois import scored_rois
@@ -128,3 +130,48 @@ class StudyMaskScoringRoIHead(MaskScoringRoIHead):
             self.scored_mask_iou_loss(mask_results, mask_targets, scored,
                                       batch_gt_instances))
         return mask_results
+
+    def positive_mask_iou_loss(self, x: Tuple[Tensor],
+                               rpn_results_list: InstanceList,
+                               batch_data_samples: SampleList) -> Tensor:
+        """MaskIoU loss of the positive RoIs alone, as the paper trains it,
+        with everything before the MaskIoU head fixed
+        (:class:`StudyMaskScoringRCNN`, ``frozen_rois='proposals'``): the
+        proposals are assigned and sampled as in :meth:`loss`, and their
+        masks predicted, without gradient (a trained, frozen detector).
+
+        Args:
+            x (tuple[Tensor]): Multi-level features, each (B, C, H, W).
+            rpn_results_list (list[InstanceData]): Per image, the training
+                proposals, ``bboxes`` (n, 4).
+            batch_data_samples (list[DetDataSample]): With
+                ``gt_instances``.
+
+        Returns:
+            Tensor: ``loss_mask_iou``, a scalar.
+        """
+        batch_gt_instances, batch_gt_instances_ignore, _ = \
+            unpack_gt_instances(batch_data_samples)
+        with torch.no_grad():
+            sampling_results = []
+            for i, proposals in enumerate(rpn_results_list):
+                proposals = InstanceData(priors=proposals.bboxes)
+                assign_result = self.bbox_assigner.assign(
+                    proposals, batch_gt_instances[i],
+                    batch_gt_instances_ignore[i])
+                sampling_results.append(
+                    self.bbox_sampler.sample(
+                        assign_result,
+                        proposals,
+                        batch_gt_instances[i],
+                        feats=[level[i][None] for level in x]))
+            mask_results = self._mask_forward(
+                x, bbox2roi([res.pos_priors for res in sampling_results]))
+            mask_targets = self.mask_head.get_targets(
+                sampling_results, batch_gt_instances, self.train_cfg)
+        scored = [
+            positive_rois(res, gt)
+            for res, gt in zip(sampling_results, batch_gt_instances)
+        ]
+        return self.scored_mask_iou_loss(mask_results, mask_targets, scored,
+                                         batch_gt_instances)['loss_mask_iou']

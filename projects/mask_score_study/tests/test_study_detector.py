@@ -1,13 +1,15 @@
 """The quick-start MS R-CNN with the study's detached MaskIoU head: its
 losses and gradients against those of its Mask R-CNN twin (moved from the
-core's test_mask_scoring_rcnn.py with ``detach_inputs``)."""
+core's test_mask_scoring_rcnn.py with ``detach_inputs``); the study's
+detector on a frozen detector, learning from the paper's positive RoIs."""
 import copy
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from ms_rcnn_testing import losses, make_batch
-from study_testing import ROOT, build_study
+from study_testing import CORE_QUICKSTART, ROOT, build_study, study_model_cfg
 
 from ms_rcnn.registry import MODELS
 
@@ -93,3 +95,60 @@ def test_detached_maskiou_head_trains_the_rest_as_the_mask_rcnn_twin(
         assert differ == []
     else:
         assert any(name.startswith('backbone.') for name in differ)
+
+
+def _frozen_study(frozen_rois):
+    cfg = study_model_cfg()
+    cfg.update(
+        type='StudyMaskScoringRCNN',
+        frozen_detector=True,
+        frozen_rois=frozen_rois)
+    init_default_scope('ms_rcnn')
+    torch.manual_seed(0)
+    return MODELS.build(cfg)
+
+
+def test_frozen_proposals_give_the_joint_models_maskiou_loss():
+    # Everything in eval mode but the MaskIoU head (normalisation as
+    # loaded) in both: the same seed samples the same positives, so the
+    # frozen path's loss is the joint training's loss_mask_iou.
+    frozen = _frozen_study(['proposals'])
+    joint = build_study()
+    joint.load_state_dict(frozen.state_dict())
+    batch = _batch()
+    out = losses(frozen, batch)
+    assert set(out) == {'loss_mask_iou'} and out['loss_mask_iou'] > 0
+    joint.train()
+    joint.eval()  # what frozen.train() leaves (the head's mode is unused)
+    torch.manual_seed(0)
+    data = joint.data_preprocessor(copy.deepcopy(batch), True)
+    expected = joint(**data, mode='loss')['loss_mask_iou']
+    torch.testing.assert_close(out['loss_mask_iou'], expected)
+    # Only the MaskIoU head gets gradients.
+    out['loss_mask_iou'].backward()
+    for name, param in frozen.named_parameters():
+        trained = param.grad is not None and param.grad.abs().sum() > 0
+        assert trained == name.startswith(HEAD), name
+
+
+def test_frozen_rois_both_give_both_losses_and_unknown_names_refused():
+    both = _frozen_study(['proposals', 'detections'])
+    proposals = _frozen_study(['proposals'])
+    detections = _frozen_study(['detections'])
+    batch = _batch()
+    out = losses(both, batch)
+    assert set(out) == {'loss_mask_iou', 'loss_mask_iou_det'}
+    torch.testing.assert_close(out['loss_mask_iou'],
+                               losses(proposals, batch)['loss_mask_iou'])
+    # The detections' loss is the core detector's (frozen_detector=True).
+    torch.testing.assert_close(out['loss_mask_iou_det'],
+                               losses(detections, batch)['loss_mask_iou_det'])
+    core_cfg = Config.fromfile(CORE_QUICKSTART).model
+    core_cfg.update(frozen_detector=True)
+    core = MODELS.build(core_cfg)
+    core.load_state_dict(both.state_dict())
+    torch.testing.assert_close(out['loss_mask_iou_det'],
+                               losses(core, batch)['loss_mask_iou'])
+    with pytest.raises(ValueError, match="frozen_rois must name 'proposals'"
+                       ", 'detections' or both, got \\['boxes'\\]"):
+        _frozen_study(['boxes'])

@@ -213,7 +213,7 @@ def _frozen_on_detections(**mask_iou_detections):
     (``MaskScoringRCNN(frozen_detector=True)``), with
     ``train_cfg.rcnn.mask_iou_detections`` if given."""
     cfg = Config.fromfile(QUICKSTART).model
-    cfg.update(frozen_detector=True, frozen_rois=['detections'])
+    cfg.update(frozen_detector=True)
     if mask_iou_detections:
         cfg.train_cfg.rcnn.mask_iou_detections = mask_iou_detections
     init_default_scope('ms_rcnn')
@@ -239,8 +239,8 @@ def test_detection_settings_missing_keys_come_from_the_test_cfg(monkeypatch):
         iou_loss(*a, **k))
     batch = _three_class_batch()
     out = losses(model, batch)
-    assert set(out) == {'loss_mask_iou_det'}
-    assert torch.isfinite(out['loss_mask_iou_det'])
+    assert set(out) == {'loss_mask_iou'}
+    assert torch.isfinite(out['loss_mask_iou'])
     assert len(seen[0][0].boxes) == 5
     # score_thr is test_cfg.rcnn's too: above every score, no detection
     # reaches the head and the loss is a zero that reaches each of its
@@ -248,8 +248,8 @@ def test_detection_settings_missing_keys_come_from_the_test_cfg(monkeypatch):
     seen.clear()
     model.roi_head.test_cfg.score_thr = 1.1
     out = losses(model, batch)
-    assert seen == [] and out['loss_mask_iou_det'].item() == 0
-    out['loss_mask_iou_det'].backward()
+    assert seen == [] and out['loss_mask_iou'].item() == 0
+    out['loss_mask_iou'].backward()
     assert all(p.grad is not None and not p.grad.any()
                for p in head.mask_iou_head.parameters())
 
@@ -298,7 +298,7 @@ def test_frozen_detections_are_the_detectors_test_time_ones(monkeypatch):
         head.mask_iou_head, 'loss_and_target',
         lambda *a, **k: calls.setdefault('iou', (a, iou_loss(*a, **k)))[1])
     out = losses(model, batch)
-    assert set(out) == {'loss_mask_iou_det'}
+    assert set(out) == {'loss_mask_iou'}
     (_, seen_proposals, _), _ = calls['det']
     (pred, mask_preds, _, scored, _, _), _ = calls['iou']
     rois = scored[0]
@@ -353,11 +353,11 @@ def test_frozen_detections_are_the_detectors_test_time_ones(monkeypatch):
     targets = mmdet_maskiou_targets(dets.bboxes, gt_inds, dets.labels, gt,
                                     expected_masks, model.train_cfg.rcnn)
     assert ((targets > 0) & (targets < 1)).any() and (targets == 0).any()
-    torch.testing.assert_close(out['loss_mask_iou_det'],
+    torch.testing.assert_close(out['loss_mask_iou'],
                                0.5 * ((pred.detach() - targets)**2).mean())
     # Found and masked without gradient: the loss trains the head alone.
     model.zero_grad()
-    out['loss_mask_iou_det'].backward()
+    out['loss_mask_iou'].backward()
     for name, param in model.named_parameters():
         trained = param.grad is not None and param.grad.abs().sum() > 0
         assert trained == name.startswith('roi_head.mask_iou_head.'), name
