@@ -11,8 +11,9 @@ and ``test_cfg`` as an MS R-CNN (``MaskScoringRCNN`` with a MaskIoU head
 sized like the mask head) whose detector is frozen
 (``frozen_detector=True``, ``TrainOnlyHook``), loading CHECKPOINT; trains
 the MaskIoU head alone for N epochs (half the config's schedule unless
-given) on the detector's own test-time detections, evaluates once, and prints one JSON line naming the config and the
-checkpoint it wrote, which ``tools/test.py``, ``mim test``, the inferencer
+given) on the detector's own test-time detections, evaluates once, and
+prints one JSON line naming the config and the checkpoint it wrote, which
+``tools/test.py``, ``mim test``, the inferencer
 and ``tools/deployment/pytorch2onnx.py`` take as they are.
 
 Everything is checked before anything is written: the model type, the

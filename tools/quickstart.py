@@ -2,9 +2,11 @@
 (default) or on synthetic scene text (``--task textdet``).
 
 Each task generates its data, trains the twin configs (the same model,
-schedule and seed; one has a MaskIoU head), evaluates both, draws
-predictions and writes ``summary.json`` in its work dir (the shapes task
-can add a second stage, ``--models ms-rcnn ms-rcnn-maskiou-ft``)::
+schedule and seed; one has a MaskIoU head), evaluates them, draws
+predictions and writes ``summary.json`` in its work dir. The shapes task
+also trains a MaskIoU head on the frozen Mask R-CNN twin
+(``ms-rcnn-from-mask-rcnn``, ``tools/add_mask_score.py``) and can add a
+second stage of MS R-CNN's head, ``--models ms-rcnn ms-rcnn-maskiou-ft``::
 
     python tools/quickstart.py --work-dir work_dirs/quickstart \\
         --data-root data/shapes --seed 0
@@ -72,7 +74,8 @@ def parse_args(argv=None):
         help='overrides of the MS R-CNN config only, KEY=VALUE as '
         '--cfg-options of tools/train.py, e.g. '
         'model.roi_head.mask_iou_head.target_thr=0.5 (its model.* keys '
-        'also reach the second stages, which load that model)')
+        'also reach the second stages, applied over the model each one '
+        'loads)')
     parser.add_argument(
         '--num-vis', type=int, default=4, help='validation images to draw')
     parser.add_argument(

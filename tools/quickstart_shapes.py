@@ -1,9 +1,11 @@
 """The shapes quick start of ``tools/quickstart.py`` (the default task).
 
 Generates the shapes dataset, trains the two twin configs of
-``configs/quickstart/`` (the same model, schedule and seed; one has a MaskIoU
-head), evaluates both on the validation split, draws predictions on a few
-validation images and writes ``summary.json``. In it the Mask R-CNN
+``configs/quickstart/`` (the same model, schedule and seed; one has a
+MaskIoU head) and a MaskIoU head on the frozen Mask R-CNN twin
+(``ms-rcnn-from-mask-rcnn``), evaluates them on the validation split,
+draws predictions on a few validation images and writes
+``summary.json``. In it the Mask R-CNN
 entry's ``spearman_mask_score_iou`` equals its ``spearman_cls_score_iou``:
 Mask R-CNN has no mask score and ranks its masks by the class score.
 

@@ -148,7 +148,7 @@ def unscoped(value):
 
 
 def test_frozen_mask_rcnn_config_is_the_tools_on_mmdets_mask_rcnn(
-        tmp_path):
+        tmp_path, monkeypatch):
     """The COCO config of a MaskIoU head on mmdet's trained Mask R-CNN:
     what tools/add_mask_score.py writes for mmdet's config, loading mmdet's
     model-zoo checkpoint (the metafiles' URL, sha256 prefix in the name),
@@ -158,7 +158,7 @@ def test_frozen_mask_rcnn_config_is_the_tools_on_mmdets_mask_rcnn(
     name = 'ms-rcnn_r50_fpn_frozen-mask-rcnn-1x_coco'
     cfg = Config.fromfile(str(CONFIG_DIR / f'{name}.py'))
     base = get_config('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py')
-    sys.path.insert(0, str(CONFIG_DIR.parents[1] / 'tools'))
+    monkeypatch.syspath_prepend(str(CONFIG_DIR.parents[1] / 'tools'))
     from add_mask_score import check_checkpoint, mask_score_config
     tool = mask_score_config(base, cfg.load_from, 'work_dirs/x')
     # The head as written (the defaults of MaskIoUHead) and as the tool

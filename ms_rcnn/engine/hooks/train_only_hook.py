@@ -1,9 +1,9 @@
 """Train some parameters of a loaded model and keep the rest as loaded.
 
-A MaskIoU head trained on a trained, frozen detector
-(``tools/add_mask_score.py``, ``configs/quickstart/
-ms-rcnn_quickstart_maskiou-ft.py``) loads the detector and trains the
-head alone::
+A MaskIoU head trained alone on a loaded model (on a frozen Mask R-CNN,
+``tools/add_mask_score.py``; after MS R-CNN's joint training,
+``configs/quickstart/ms-rcnn_quickstart_maskiou-ft.py``) loads the model
+and trains the head alone::
 
     load_from = 'work_dirs/ms-rcnn_quickstart/epoch_8.pth'
     custom_hooks = [dict(type='TrainOnlyHook',

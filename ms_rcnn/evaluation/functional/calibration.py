@@ -172,6 +172,10 @@ def coco_segm_ap(coco, dets, img_ids, cat_ids=None):
             coco_eval.params.catIds = list(cat_ids)
         # CocoMetric's proposal_nums; AP is read at the last.
         coco_eval.params.maxDets = [100, 300, 1000]
+        # Only the area range 'all' is read: matching each image again for
+        # 'small', 'medium' and 'large' would take most of the time.
+        coco_eval.params.areaRng = coco_eval.params.areaRng[:1]
+        coco_eval.params.areaRngLbl = coco_eval.params.areaRngLbl[:1]
         coco_eval.evaluate()
         coco_eval.accumulate()
         coco_eval.summarize()

@@ -21,7 +21,8 @@ Area ratios:
   summed per box.
 
 Boxes are truncated to integers and clipped to the image as mmdet's
-``BitmapMasks.crop`` / ``PolygonMasks.crop`` do, so the ratios equal mmdet's.
+``BitmapMasks.crop`` / ``PolygonMasks.crop`` do, so the ratios equal mmdet's
+(for a polygon with a hole, see :func:`polygon_area_ratios`).
 """
 from typing import Union
 
@@ -50,9 +51,8 @@ def bitmap_area_ratios(boxes: Tensor, gt_inds: Tensor,
 
     Counted with numpy on the host, where mmdet keeps ``BitmapMasks``: the
     boxes are a few numbers, the masks a whole image per instance. A loop
-    over the boxes, each counting the pixels of a view of its mask, measured
-    faster than prefix sums over windows around all instances at once (see
-    docs/advanced_guides/speed.md), and copies nothing.
+    over the boxes counts the pixels of a view of each box's mask, which
+    copies nothing.
 
     Args:
         boxes (Tensor): (N, 4) boxes, xyxy in image pixels.

@@ -1,6 +1,6 @@
 """MS R-CNN whose MaskIoU head, on a frozen detector, may also learn from
 the paper's positive RoIs."""
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 from mmdet.structures import SampleList
@@ -21,21 +21,27 @@ class StudyMaskScoringRCNN(MaskScoringRCNN):
     :meth:`StudyMaskScoringRoIHead.positive_mask_iou_loss`); or both.
 
     Args:
-        frozen_rois (Sequence[str]): Defaults to ``('detections', )``.
+        frozen_rois (Sequence[str], optional): A list of them; only with
+            ``frozen_detector=True``. Defaults to ``('detections', )``.
         **kwargs: Arguments of :class:`MaskScoringRCNN`; its RoI head must
             be a :class:`StudyMaskScoringRoIHead`.
     """
 
     def __init__(self,
                  *args,
-                 frozen_rois: Sequence[str] = ('detections', ),
+                 frozen_rois: Optional[Sequence[str]] = None,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        unknown = set(frozen_rois) - {'proposals', 'detections'}
-        if unknown or not frozen_rois:
-            raise ValueError('StudyMaskScoringRCNN: frozen_rois must name '
-                             "'proposals', 'detections' or both, got "
-                             f'{frozen_rois!r}')
+        if frozen_rois is not None and not self.frozen_detector:
+            raise ValueError('StudyMaskScoringRCNN: frozen_rois applies to '
+                             'frozen_detector=True only')
+        frozen_rois = ('detections', ) if frozen_rois is None else frozen_rois
+        # A bare string would be read letter by letter.
+        if (isinstance(frozen_rois, str) or not frozen_rois
+                or set(frozen_rois) - {'proposals', 'detections'}):
+            raise ValueError('StudyMaskScoringRCNN: frozen_rois must be a '
+                             "list naming 'proposals', 'detections' or "
+                             f'both, got {frozen_rois!r}')
         if not isinstance(self.roi_head, StudyMaskScoringRoIHead):
             raise TypeError('StudyMaskScoringRCNN needs a '
                             'StudyMaskScoringRoIHead, got a '

@@ -136,7 +136,7 @@ class StudyMaskScoringRoIHead(MaskScoringRoIHead):
                                batch_data_samples: SampleList) -> Tensor:
         """MaskIoU loss of the positive RoIs alone, as the paper trains it,
         with everything before the MaskIoU head fixed
-        (:class:`StudyMaskScoringRCNN`, ``frozen_rois='proposals'``): the
+        (:class:`StudyMaskScoringRCNN`, ``frozen_rois=['proposals']``): the
         proposals are assigned and sampled as in :meth:`loss`, and their
         masks predicted, without gradient (a trained, frozen detector).
 

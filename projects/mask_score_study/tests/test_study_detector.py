@@ -3,6 +3,7 @@ losses and gradients against those of its Mask R-CNN twin (moved from the
 core's test_mask_scoring_rcnn.py with ``detach_inputs``); the study's
 detector on a frozen detector, learning from the paper's positive RoIs."""
 import copy
+import re
 
 import pytest
 import torch
@@ -110,14 +111,21 @@ def _frozen_study(frozen_rois):
 
 def test_frozen_proposals_give_the_joint_models_maskiou_loss():
     # Everything in eval mode but the MaskIoU head (normalisation as
-    # loaded) in both: the same seed samples the same positives, so the
-    # frozen path's loss is the joint training's loss_mask_iou.
+    # loaded) in both. The joint model draws the RPN's samples first, so
+    # the random numbers differ; the RoI sampler still keeps the same
+    # positives because all of them fit under its quota (checked below).
     frozen = _frozen_study(['proposals'])
+    sampler = frozen.train_cfg.rcnn.sampler
+    positives = []
+    sample = frozen.roi_head.bbox_sampler.sample
+    frozen.roi_head.bbox_sampler.sample = lambda *a, **k: positives.append(
+        sample(*a, **k)) or positives[-1]
     joint = build_study()
     joint.load_state_dict(frozen.state_dict())
     batch = _batch()
     out = losses(frozen, batch)
     assert set(out) == {'loss_mask_iou'} and out['loss_mask_iou'] > 0
+    assert 0 < len(positives[0].pos_inds) < sampler.num * sampler.pos_fraction
     joint.train()
     joint.eval()  # what frozen.train() leaves (the head's mode is unused)
     torch.manual_seed(0)
@@ -131,7 +139,7 @@ def test_frozen_proposals_give_the_joint_models_maskiou_loss():
         assert trained == name.startswith(HEAD), name
 
 
-def test_frozen_rois_both_give_both_losses_and_unknown_names_refused():
+def test_frozen_rois_both_give_both_losses():
     both = _frozen_study(['proposals', 'detections'])
     proposals = _frozen_study(['proposals'])
     detections = _frozen_study(['detections'])
@@ -149,6 +157,30 @@ def test_frozen_rois_both_give_both_losses_and_unknown_names_refused():
     core.load_state_dict(both.state_dict())
     torch.testing.assert_close(out['loss_mask_iou_det'],
                                losses(core, batch)['loss_mask_iou'])
-    with pytest.raises(ValueError, match="frozen_rois must name 'proposals'"
-                       ", 'detections' or both, got \\['boxes'\\]"):
-        _frozen_study(['boxes'])
+
+
+@pytest.mark.parametrize('frozen_rois', [['boxes'], [], 'proposals'])
+def test_frozen_rois_other_than_a_list_of_the_two_names_are_refused(
+        frozen_rois):
+    with pytest.raises(ValueError, match="frozen_rois must be a list naming "
+                       "'proposals', 'detections' or both, got " +
+                       re.escape(repr(frozen_rois)) + '$'):
+        _frozen_study(frozen_rois)
+
+
+def test_frozen_rois_without_a_frozen_detector_are_refused():
+    cfg = study_model_cfg()
+    cfg.update(type='StudyMaskScoringRCNN', frozen_rois=['proposals'])
+    init_default_scope('ms_rcnn')
+    with pytest.raises(ValueError, match='frozen_rois applies to '
+                       'frozen_detector=True only'):
+        MODELS.build(cfg)
+
+
+def test_frozen_study_detector_needs_the_study_roi_head():
+    cfg = Config.fromfile(CORE_QUICKSTART).model
+    cfg.update(type='StudyMaskScoringRCNN', frozen_detector=True)
+    init_default_scope('ms_rcnn')
+    with pytest.raises(TypeError, match='StudyMaskScoringRCNN needs a '
+                       'StudyMaskScoringRoIHead, got a MaskScoringRoIHead'):
+        MODELS.build(cfg)

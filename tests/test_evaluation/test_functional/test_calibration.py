@@ -8,9 +8,10 @@ import numpy as np
 import pycocotools.mask as mask_util
 import pytest
 from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 
-from ms_rcnn.evaluation.functional import (coco_ap_bound, image_ious,
-                                           mask_ious, pearson,
+from ms_rcnn.evaluation.functional import (coco_ap_bound, coco_segm_ap,
+                                           image_ious, mask_ious, pearson,
                                            reliability_curve, spearman)
 
 
@@ -27,14 +28,14 @@ def coco_of(anns, size=12):
     coco = COCO()
     coco.dataset = dict(
         images=[dict(id=1, height=size, width=size)],
-        categories=[dict(id=1, name='a'), dict(id=2, name='b')],
+        categories=[dict(id=1, name='a'),
+                    dict(id=2, name='b')],
         annotations=[
             dict(
                 id=i + 1,
                 image_id=1,
                 category_id=cat,
-                segmentation=dict(
-                    size=r['size'], counts=r['counts'].decode()),
+                segmentation=dict(size=r['size'], counts=r['counts'].decode()),
                 area=float(mask_util.area(r)),
                 bbox=mask_util.toBbox(r).tolist(),
                 iscrowd=crowd) for i, (cat, r, crowd) in enumerate(anns)
@@ -82,8 +83,9 @@ def test_image_ious_matches_one_to_one():
     # column off the second instance (IoU 12 / 20 = 0.6) matches it up to
     # the threshold 0.6, inclusive as in COCOeval.
     coco = coco_of([(1, rle(0, 0), 0), (1, rle(6, 0), 0)])
-    found = image_ious(coco, 1, [rle(0, 0), rle(0, 0), rle(6, 1)],
-                       [1, 1, 1], [0.5, 0.6, 0.65])
+    found = image_ious(coco, 1,
+                       [rle(0, 0), rle(0, 0), rle(6, 1)], [1, 1, 1],
+                       [0.5, 0.6, 0.65])
     assert found['matches'][1].tolist() == [2, 2, 1]
 
 
@@ -104,10 +106,50 @@ def test_coco_ap_bound_hand_computed():
     # Category 1: 2 of 4 instances matched at the first threshold, 1 at the
     # second: recall points <= 0.5 (51 of 101) and <= 0.25 (26). Category
     # 2: nothing matched. Category 3 has no instance: left out.
-    bound = coco_ap_bound({1: np.array([2, 1]), 2: np.array([0, 0])},
-                          {1: 4, 2: 3, 3: 0}, rec_thrs)
+    bound = coco_ap_bound({
+        1: np.array([2, 1]),
+        2: np.array([0, 0])
+    }, {
+        1: 4,
+        2: 3,
+        3: 0
+    }, rec_thrs)
     assert bound == pytest.approx(((51 + 26) / 101 / 2 + 0) / 2)
     assert math.isnan(coco_ap_bound({}, {1: 0}, rec_thrs))
+
+
+def test_coco_segm_ap_is_cocoevals_with_every_area_range():
+    # Small, medium and large instances (areas 16, 1600, 10000 on a 128 px
+    # image), two classes, a duplicate and a miss: coco_segm_ap matches
+    # only the area range 'all'; its AP is that of pycocotools' COCOeval
+    # run as CocoMetric runs it, all four area ranges matched.
+    size = 128
+    gts = [(1, rle(0, 0, 4, 4, size), 0), (1, rle(10, 10, 40, 40, size), 0),
+           (2, rle(20, 20, 100, 100, size), 0), (2, rle(60, 0, 8, 8, size), 0)]
+    coco = coco_of(gts, size)
+    dets = [(1, rle(0, 0, 4, 3, size), 0.9), (1, rle(12, 10, 38, 40,
+                                                     size), 0.8),
+            (1, rle(10, 12, 40, 36, size), 0.85),
+            (2, rle(22, 20, 98, 100, size), 0.7),
+            (2, rle(100, 100, 8, 8, size), 0.95)]
+    dets = [
+        dict(
+            image_id=1,
+            category_id=cat,
+            segmentation=dict(size=r['size'], counts=r['counts'].decode()),
+            score=score) for cat, r, score in dets
+    ]
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_eval = COCOeval(coco, coco.loadRes([dict(d) for d in dets]),
+                             'segm')
+        coco_eval.params.maxDets = [100, 300, 1000]
+        coco_eval.evaluate()
+        coco_eval.accumulate()
+        coco_eval.summarize()
+    assert len(coco_eval.params.areaRng) == 4
+    assert 0 < coco_eval.stats[0] < 1
+    assert coco_segm_ap(coco, dets, [1]) == pytest.approx(
+        coco_eval.stats[0], abs=1e-12)
 
 
 def test_pearson_hand_computed():
