@@ -15,7 +15,8 @@ from .study_roi_head import StudyMaskScoringRoIHead
 class StudyMaskScoringRCNN(MaskScoringRCNN):
     """:class:`MaskScoringRCNN` whose ``frozen_detector`` training learns
     from what ``frozen_rois`` names: ``'detections'``, the detector's
-    test-time detections (``loss_mask_iou_det``, the core's training);
+    test-time detections (the core's training, logged here as
+    ``loss_mask_iou_det`` where the core logs ``loss_mask_iou``);
     ``'proposals'``, the positive RoIs of the training proposals, as the
     paper trains the head (``loss_mask_iou``,
     :meth:`StudyMaskScoringRoIHead.positive_mask_iou_loss`); or both.
@@ -40,8 +41,8 @@ class StudyMaskScoringRCNN(MaskScoringRCNN):
         if (isinstance(frozen_rois, str) or not frozen_rois
                 or set(frozen_rois) - {'proposals', 'detections'}):
             raise ValueError('StudyMaskScoringRCNN: frozen_rois must be a '
-                             "list naming 'proposals', 'detections' or "
-                             f'both, got {frozen_rois!r}')
+                             "list or tuple naming 'proposals', "
+                             f"'detections' or both, got {frozen_rois!r}")
         if not isinstance(self.roi_head, StudyMaskScoringRoIHead):
             raise TypeError('StudyMaskScoringRCNN needs a '
                             'StudyMaskScoringRoIHead, got a '

@@ -162,8 +162,8 @@ def test_frozen_rois_both_give_both_losses():
 @pytest.mark.parametrize('frozen_rois', [['boxes'], [], 'proposals'])
 def test_frozen_rois_other_than_a_list_of_the_two_names_are_refused(
         frozen_rois):
-    with pytest.raises(ValueError, match="frozen_rois must be a list naming "
-                       "'proposals', 'detections' or both, got " +
+    with pytest.raises(ValueError, match="frozen_rois must be a list or "
+                       "tuple naming 'proposals', 'detections' or both, got " +
                        re.escape(repr(frozen_rois)) + '$'):
         _frozen_study(frozen_rois)
 

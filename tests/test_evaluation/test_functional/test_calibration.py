@@ -118,11 +118,12 @@ def test_coco_ap_bound_hand_computed():
     assert math.isnan(coco_ap_bound({}, {1: 0}, rec_thrs))
 
 
-def test_coco_segm_ap_is_cocoevals_with_every_area_range():
-    # Small, medium and large instances (areas 16, 1600, 10000 on a 128 px
-    # image), two classes, a duplicate and a miss: coco_segm_ap matches
-    # only the area range 'all'; its AP is that of pycocotools' COCOeval
-    # run as CocoMetric runs it, all four area ranges matched.
+def test_coco_segm_ap_matches_area_all_only_with_cocoevals_ap(
+        monkeypatch):
+    # Small, medium and large instances (areas 16, 64, 1600, 10000 on a
+    # 128 px image), two classes, a duplicate and a miss: coco_segm_ap
+    # matches only the area range 'all'; its AP is that of pycocotools'
+    # COCOeval run as CocoMetric runs it, all four area ranges matched.
     size = 128
     gts = [(1, rle(0, 0, 4, 4, size), 0), (1, rle(10, 10, 40, 40, size), 0),
            (2, rle(20, 20, 100, 100, size), 0), (2, rle(60, 0, 8, 8, size), 0)]
@@ -148,8 +149,14 @@ def test_coco_segm_ap_is_cocoevals_with_every_area_range():
         coco_eval.summarize()
     assert len(coco_eval.params.areaRng) == 4
     assert 0 < coco_eval.stats[0] < 1
+    matched = []
+    evaluate = COCOeval.evaluate
+    monkeypatch.setattr(
+        COCOeval, 'evaluate',
+        lambda self: matched.append(self.params.areaRngLbl) or evaluate(self))
     assert coco_segm_ap(coco, dets, [1]) == pytest.approx(
         coco_eval.stats[0], abs=1e-12)
+    assert matched == [['all']]
 
 
 def test_pearson_hand_computed():

@@ -277,9 +277,11 @@ def test_half_given_detection_settings_name_the_missing_keys():
 
 def test_frozen_detections_are_the_detectors_test_time_ones(monkeypatch):
     # The quick-start model on a frozen detector, trained on its detections
-    # (at most 20 an image); the input is the original image at twice its
+    # under its test_cfg alone, as tools/add_mask_score.py writes it (at
+    # most 20 an image); the input is the original image at twice its
     # size, so boxes in the input's frame differ from the original's.
-    model = _frozen_on_detections(max_per_img=20)
+    model = _frozen_on_detections()
+    model.roi_head.test_cfg.max_per_img = 20
     # Fewer test-time proposals than training ones (300): which the
     # detections come from shows.
     model.test_cfg.rpn.max_per_img = 150
@@ -308,7 +310,8 @@ def test_frozen_detections_are_the_detectors_test_time_ones(monkeypatch):
     data = model.data_preprocessor(copy.deepcopy(batch), True)
     metas = [s.metainfo for s in data['data_samples']]
     roi_cfg = Config.fromfile(QUICKSTART).model.roi_head
-    det_cfg = ConfigDict({**model.test_cfg.rcnn, 'max_per_img': 20})
+    det_cfg = ConfigDict(model.roi_head.test_cfg)
+    assert 'mask_iou_detections' not in model.train_cfg.rcnn
     reference = StandardRoIHead(
         bbox_roi_extractor=roi_cfg.bbox_roi_extractor,
         bbox_head=roi_cfg.bbox_head,
