@@ -203,3 +203,31 @@ def log_records():
     logger.addHandler(handler)
     yield records
     logger.removeHandler(handler)
+
+
+def mmdet_box_branch(model, roi_cfg, test_cfg):
+    """mmdet's ``StandardRoIHead`` with ``model``'s box branch (the RoI
+    extractor and box head of ``roi_cfg``, their weights copied), in eval
+    mode, for detections found apart from the code under test."""
+    from mmdet.models.roi_heads import StandardRoIHead
+    reference = StandardRoIHead(
+        bbox_roi_extractor=roi_cfg.bbox_roi_extractor,
+        bbox_head=roi_cfg.bbox_head,
+        test_cfg=test_cfg)
+    reference.load_state_dict({
+        k[len('roi_head.'):]: v
+        for k, v in model.state_dict().items()
+        if k.startswith(('roi_head.bbox_roi_extractor.',
+                         'roi_head.bbox_head.'))
+    })
+    return reference.eval()
+
+
+def same_class_best_box(boxes, labels, gt):
+    """(n, ) index of the instance of ``gt`` of each box's class that its
+    box overlaps most, -1 where none of its class overlaps it."""
+    from mmdet.structures.bbox import bbox_overlaps
+    overlaps = bbox_overlaps(boxes, gt.bboxes)
+    overlaps[labels[:, None] != gt.labels[None]] = 0
+    best, best_inds = overlaps.max(dim=1)
+    return torch.where(best > 0, best_inds, -1)

@@ -5,12 +5,12 @@ import copy
 
 import pytest
 import torch
-from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.structures.bbox import bbox2roi, bbox_overlaps
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import init_default_scope
 from ms_rcnn_testing import (build_our_model, losses, make_batch,
-                             mmdet_maskiou_targets)
+                             mmdet_box_branch, mmdet_maskiou_targets,
+                             same_class_best_box)
 from study_testing import CORE_QUICKSTART, build_study, study_model_cfg
 
 from ms_rcnn.registry import MODELS
@@ -197,17 +197,7 @@ def test_added_detections_train_on_the_test_time_detections(monkeypatch):
     data = model.data_preprocessor(copy.deepcopy(batch), True)
     metas = [s.metainfo for s in data['data_samples']]
     roi_cfg = Config.fromfile(CORE_QUICKSTART).model.roi_head
-    reference = StandardRoIHead(
-        bbox_roi_extractor=roi_cfg.bbox_roi_extractor,
-        bbox_head=roi_cfg.bbox_head,
-        test_cfg=ConfigDict(det_cfg))
-    reference.load_state_dict({
-        k[len('roi_head.'):]: v
-        for k, v in model.state_dict().items()
-        if k.startswith(('roi_head.bbox_roi_extractor.',
-                         'roi_head.bbox_head.'))
-    })
-    reference.eval()
+    reference = mmdet_box_branch(model, roi_cfg, ConfigDict(det_cfg))
     with torch.no_grad():
         x = model.extract_feat(data['inputs'])
         expected_proposals = model.rpn_head.predict_by_feat(
@@ -226,10 +216,7 @@ def test_added_detections_train_on_the_test_time_detections(monkeypatch):
     torch.testing.assert_close(rois.boxes, dets.bboxes)
     assert torch.equal(rois.labels, dets.labels)
     # Each is paired with the instance of its class of largest box IoU.
-    overlaps = bbox_overlaps(dets.bboxes, gt.bboxes)
-    overlaps[dets.labels[:, None] != gt.labels[None]] = 0
-    best, best_inds = overlaps.max(dim=1)
-    gt_inds = torch.where(best > 0, best_inds, -1)
+    gt_inds = same_class_best_box(dets.bboxes, dets.labels, gt)
     assert torch.equal(rois.gt_inds, gt_inds)
     assert (gt_inds >= 0).any() and (gt_inds < 0).any()
     # The loss: 0.5 x the mean squared error over every detection, with

@@ -8,12 +8,12 @@ import copy
 import numpy as np
 import pytest
 import torch
-from mmdet.models.roi_heads import StandardRoIHead
-from mmdet.structures.bbox import bbox2roi, bbox_overlaps
+from mmdet.structures.bbox import bbox2roi
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import init_default_scope
 from ms_rcnn_testing import (build_our_model, losses, make_batch,
-                             mmdet_maskiou_targets, predict)
+                             mmdet_box_branch, mmdet_maskiou_targets, predict,
+                             same_class_best_box)
 
 import ms_rcnn.models as ours
 from ms_rcnn.registry import MODELS
@@ -312,17 +312,7 @@ def test_frozen_detections_are_the_detectors_test_time_ones(monkeypatch):
     roi_cfg = Config.fromfile(QUICKSTART).model.roi_head
     det_cfg = ConfigDict(model.roi_head.test_cfg)
     assert 'mask_iou_detections' not in model.train_cfg.rcnn
-    reference = StandardRoIHead(
-        bbox_roi_extractor=roi_cfg.bbox_roi_extractor,
-        bbox_head=roi_cfg.bbox_head,
-        test_cfg=det_cfg)
-    reference.load_state_dict({
-        k[len('roi_head.'):]: v
-        for k, v in model.state_dict().items()
-        if k.startswith(('roi_head.bbox_roi_extractor.',
-                         'roi_head.bbox_head.'))
-    })
-    reference.eval()
+    reference = mmdet_box_branch(model, roi_cfg, det_cfg)
     with torch.no_grad():
         x = model.extract_feat(data['inputs'])
         proposals = model.rpn_head.predict_by_feat(
@@ -343,10 +333,7 @@ def test_frozen_detections_are_the_detectors_test_time_ones(monkeypatch):
     torch.testing.assert_close(rois.boxes, dets.bboxes)
     assert torch.equal(rois.labels, dets.labels)
     # Each is paired with the instance of its class of largest box IoU.
-    overlaps = bbox_overlaps(dets.bboxes, gt.bboxes)
-    overlaps[dets.labels[:, None] != gt.labels[None]] = 0
-    best, best_inds = overlaps.max(dim=1)
-    gt_inds = torch.where(best > 0, best_inds, -1)
+    gt_inds = same_class_best_box(dets.bboxes, dets.labels, gt)
     assert torch.equal(rois.gt_inds, gt_inds)
     assert (gt_inds >= 0).any() and (gt_inds < 0).any()
     # 0.5 x the mean squared error over every detection, against mmdet's
