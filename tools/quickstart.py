@@ -5,8 +5,9 @@ Each task generates its data, trains the twin configs (the same model,
 schedule and seed; one has a MaskIoU head), evaluates them, draws
 predictions and writes ``summary.json`` in its work dir. The shapes task
 also trains a MaskIoU head on the frozen Mask R-CNN twin
-(``ms-rcnn-from-mask-rcnn``, ``tools/add_mask_score.py``) and can add a
-second stage of MS R-CNN's head, ``--models ms-rcnn ms-rcnn-maskiou-ft``::
+(``ms-rcnn-from-mask-rcnn``, ``tools/add_mask_score.py``; the text task
+when ``--models`` names it) and can add a second stage of MS R-CNN's head,
+``--models ms-rcnn ms-rcnn-maskiou-ft``::
 
     python tools/quickstart.py --work-dir work_dirs/quickstart \\
         --data-root data/shapes --seed 0
@@ -62,11 +63,11 @@ def parse_args(argv=None):
         choices=tuple(quickstart_shapes.MODELS),
         help='which models to train, in this order: ms-rcnn, mask-rcnn, '
         'ms-rcnn-from-mask-rcnn, ms-rcnn-maskiou-ft (default: the first '
-        'three for shapes, the twins for text). The second stages, shapes '
-        'only, load a model of --work-dir: ms-rcnn-from-mask-rcnn trains a '
-        'MaskIoU head on the frozen mask-rcnn (tools/add_mask_score.py), '
-        'ms-rcnn-maskiou-ft the MaskIoU head of ms-rcnn 4 more epochs '
-        'alone')
+        'three for shapes, the twins for text). The second stages load a '
+        'model of --work-dir: ms-rcnn-from-mask-rcnn trains a MaskIoU head '
+        'on the frozen mask-rcnn (tools/add_mask_score.py), '
+        'ms-rcnn-maskiou-ft (shapes only) the MaskIoU head of ms-rcnn 4 '
+        'more epochs alone')
     parser.add_argument(
         '--ms-rcnn-options',
         nargs='+',
@@ -112,9 +113,9 @@ def parse_args(argv=None):
         args.models = list(quickstart_shapes.DEFAULT_MODELS if args.task ==
                            'shapes' else quickstart_shapes.TWINS)
     if args.task != 'shapes' and set(args.models) - set(
-            quickstart_shapes.TWINS):
-        parser.error('--models: the text quick start trains the twins '
-                     f'({", ".join(quickstart_shapes.TWINS)}) only')
+            quickstart_textdet.MODELS):
+        parser.error('--models: the text quick start trains '
+                     f'{", ".join(quickstart_textdet.MODELS)} only')
     if args.num_vis < 0:
         parser.error('--num-vis must be >= 0')
     for name in ('epochs', 'num_train', 'num_test'):

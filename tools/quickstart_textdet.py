@@ -7,18 +7,27 @@ on each, evaluates precision, recall and hmean (ICDAR protocol, ranked by
 the model's score and by the class score) and segm mAP, draws predicted
 polygons and writes ``summary.json``, whose ``config`` and ``checkpoint``
 entries ``tools/test.py`` accepts.
+
+``ms-rcnn-from-mask-rcnn`` (asked for by name) trains a MaskIoU head on
+each set's frozen Mask R-CNN twin of the work dir, trained in the same run
+or before, as ``tools/add_mask_score.py`` does (its config is written
+beside its checkpoint). A run of it alone keeps the other entries of
+``summary.json``; any other run replaces the file.
 """
+import json
 import importlib.util
 import os
 import os.path as osp
 import time
 
+import add_mask_score
 import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import print_log
+from mmengine.runner import find_latest_checkpoint
 from quickstart_common import (ROOT, format_table, pick_metrics, set_run,
                                title_bar, train_and_evaluate, write_summary)
 
@@ -28,16 +37,22 @@ from ms_rcnn.evaluation.functional import RANKINGS
 from ms_rcnn.structures import masks_to_polygons
 
 CONFIG_DIR = osp.join(ROOT, 'configs', 'textdet', 'quickstart')
-# Name in summary.json -> config file, for each synthetic set.
+# Name in summary.json -> config file, for each synthetic set, in training
+# order (ms-rcnn-from-mask-rcnn: the one that tools/add_mask_score.py builds
+# from the Mask R-CNN's).
 MODELS = {
     'ms-rcnn': 'ms-rcnn_r18_fpn_quickstart_{}.py',
     'mask-rcnn': 'mask-rcnn_r18_fpn_quickstart_{}.py',
+    'ms-rcnn-from-mask-rcnn': 'mask-rcnn_r18_fpn_quickstart_{}.py',
 }
+# The second stage -> the model of the same set whose checkpoint it loads.
+LOADS = {'ms-rcnn-from-mask-rcnn': 'mask-rcnn'}
 TITLES = {
     'icdar2015': 'ICDAR 2015-like',
     'ctw1500': 'CTW1500-like',
     'ms-rcnn': 'MS R-CNN, mask score',
     'mask-rcnn': 'Mask R-CNN, class score',
+    'ms-rcnn-from-mask-rcnn': 'Mask R-CNN + MaskIoU head, mask score',
 }
 # What each model's summary.json entry copies from the metrics of
 # load_config's evaluators: entry -> metric.
@@ -172,9 +187,52 @@ def draw_predictions(runner, title, indices, score_thr, scale=2):
     return np.concatenate([title_bar(title, row.shape[1]), row])
 
 
+def mask_score_stage(cfg, twin_dir, options=None):
+    """The config of ``ms-rcnn-from-mask-rcnn``: ``cfg`` (the Mask R-CNN
+    twin's, from :func:`load_config`) with a MaskIoU head trained on the
+    frozen twin of ``twin_dir`` (its latest checkpoint), as
+    ``tools/add_mask_score.py`` builds it, ``options`` merged; written
+    to ``cfg.work_dir`` and read back, so that the summary's ``config`` is
+    the file that ``tools/test.py`` takes."""
+    checkpoint = find_latest_checkpoint(twin_dir)
+    cfg = add_mask_score.mask_score_config(cfg, checkpoint, cfg.work_dir)
+    if options:
+        cfg.merge_from_dict(options)
+    add_mask_score.check_checkpoint(cfg, checkpoint)
+    # Evaluated once, after training, as the twins.
+    cfg.train_cfg.val_begin = cfg.train_cfg.max_epochs + 1
+    os.makedirs(cfg.work_dir, exist_ok=True)
+    path = add_mask_score.config_path(cfg)
+    cfg.dump(path)
+    return Config.fromfile(path)
+
+
+def earlier_results(work_dir, models):
+    """``work_dir/summary.json``, whose entries this run's replace, when
+    the run trains only the second stage (whose twins are in the file); an
+    empty summary otherwise."""
+    path = osp.join(work_dir, 'summary.json')
+    if any(name not in LOADS for name in models) or not osp.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def run(args):
     """The scene-text quick start; returns the summary."""
     start = time.perf_counter()
+    models = [name for name in MODELS if name in args.models]
+    for name, first in LOADS.items():
+        if name not in models or first in models:
+            continue
+        for kind in args.datasets:
+            ckpt = find_latest_checkpoint(
+                osp.join(args.work_dir, kind, first))
+            if ckpt is None or not osp.exists(ckpt):
+                raise SystemExit(
+                    f'error: {name} loads the {first} model of '
+                    f'{osp.join(args.work_dir, kind)}, which has none: add '
+                    f'{first} to --models')
     register_all_modules(init_default_scope=False)
     vis_dir = osp.join(args.work_dir, 'vis')
     os.makedirs(vis_dir, exist_ok=True)
@@ -192,16 +250,28 @@ def run(args):
             raise SystemExit(f'error: {e}')
         convert(kind, raw_dir)
         summary[kind] = {}
-        for name in args.models:
+        for name in models:
+            # --epochs shortens the twins; the second stage trains half of
+            # the twin's schedule, as tools/add_mask_score.py.
             cfg = load_config(
                 osp.join(CONFIG_DIR, MODELS[name].format(kind)), raw_dir,
                 kind, osp.join(args.work_dir, kind, name), args.seed,
-                args.epochs)
-            if name == 'ms-rcnn' and args.ms_rcnn_options:
-                cfg.merge_from_dict(args.ms_rcnn_options)
+                None if name in LOADS else args.epochs)
+            options = args.ms_rcnn_options or {}
+            if name in LOADS:
+                # The model it builds, not the twin's training options.
+                cfg = mask_score_stage(
+                    cfg, osp.join(args.work_dir, kind, LOADS[name]), {
+                        k: v
+                        for k, v in options.items() if k.startswith('model.')
+                    })
+            elif name == 'ms-rcnn' and options:
+                cfg.merge_from_dict(options)
             runner, metrics, train_s, eval_s = train_and_evaluate(cfg)
             res = summary[kind][name] = summarize(runner, metrics, train_s,
                                                   eval_s)
+            if name in LOADS:
+                res['load_from'] = cfg.load_from
             if args.num_vis:
                 indices = range(
                     min(args.num_vis, len(runner.val_dataloader.dataset)))
@@ -214,7 +284,10 @@ def run(args):
                             rows[-1])
     if rows:
         cv2.imwrite(osp.join(vis_dir, 'comparison.png'), np.concatenate(rows))
-    summary_file = write_summary(summary, args.work_dir)
+    merged = earlier_results(args.work_dir, models)
+    for kind, entries in summary.items():
+        merged.setdefault(kind, {}).update(entries)
+    summary_file = write_summary(merged, args.work_dir)
 
     table = []
     for kind, models in summary.items():

@@ -369,5 +369,74 @@ def test_text_task_refuses_the_shapes_second_stage(capsys):
     with pytest.raises(SystemExit):
         tool.parse_args(
             ['--task', 'textdet', '--models', 'ms-rcnn-maskiou-ft'])
-    assert ('--models: the text quick start trains the twins (ms-rcnn, '
-            'mask-rcnn) only') in capsys.readouterr().err
+    assert ('--models: the text quick start trains ms-rcnn, mask-rcnn, '
+            'ms-rcnn-from-mask-rcnn only') in capsys.readouterr().err
+
+
+def test_text_mask_score_without_its_twin_is_refused(tmp_path):
+    tool = load_tool()
+    with pytest.raises(SystemExit) as info:
+        tool.main([
+            '--task', 'textdet', '--models', 'ms-rcnn-from-mask-rcnn',
+            '--work-dir',
+            str(tmp_path / 'work'), '--data-root',
+            str(tmp_path / 'data')
+        ])
+    assert str(info.value) == (
+        'error: ms-rcnn-from-mask-rcnn loads the mask-rcnn model of '
+        f'{tmp_path / "work" / "icdar2015"}, which has none: add mask-rcnn '
+        'to --models')
+    # Refused before the sets were generated.
+    assert not (tmp_path / 'data').exists()
+
+
+@pytest.mark.slow
+def test_text_mask_score_on_the_frozen_twin_keeps_its_polygons(tmp_path):
+    tool = load_tool()
+    work = tmp_path / 'work'
+    args = [
+        '--task', 'textdet', '--datasets', 'icdar2015', '--work-dir',
+        str(work), '--data-root',
+        str(tmp_path / 'data'), '--num-train', '4', '--num-test', '2',
+        '--epochs', '1', '--num-vis', '0'
+    ]
+    summary = tool.main(args + ['--models', 'mask-rcnn'])
+    twin = summary['icdar2015']['mask-rcnn']
+    again = tool.main(args + [
+        '--models', 'ms-rcnn-from-mask-rcnn', '--ms-rcnn-options',
+        'model.roi_head.mask_iou_head.target_thr=0.5'
+    ])
+    ours = again['icdar2015']['ms-rcnn-from-mask-rcnn']
+    # Run alone, the second stage adds its entry beside the twin's.
+    with open(work / 'summary.json') as f:
+        assert json.load(f) == {
+            'icdar2015': {
+                'mask-rcnn': twin,
+                'ms-rcnn-from-mask-rcnn': ours
+            }
+        }
+    assert ours['load_from'] == str(work / 'icdar2015' / 'mask-rcnn' /
+                                    'epoch_1.pth')
+    # The config it names is the frozen MS R-CNN, with the model option,
+    # trained 2 epochs (half the twin's 5).
+    cfg = Config.fromfile(osp.join(ROOT, ours['config']))
+    assert cfg.model.type == 'ms_rcnn.MaskScoringRCNN'
+    assert cfg.model.frozen_detector is True
+    assert cfg.model.roi_head.mask_iou_head.target_thr == 0.5
+    assert ours['checkpoint'].endswith('epoch_2.pth')
+    # The twin's polygons, ranked by the class score, give the twin's
+    # hmean and segm mAP exactly; only the rankings by the mask score may
+    # differ.
+    assert ours['hmean_mask'] is not None and twin['hmean_mask'] is None
+    assert ours['hmean_by_class_score'] == twin['hmean']
+    for key in ('hmean_by_class_score', 'hmean_cls_wide', 'hmean_upper', 'segm_mAP_cls', 'segm_mAP_quality',
+                'segm_mAP_maskness', 'segm_mAP_upper', 'bbox_mAP'):
+        assert ours[key] == twin[key], key
+    pairs = list(
+        zip(_predictions(str(work / 'icdar2015' / 'ms-rcnn-from-mask-rcnn')),
+            _predictions(str(work / 'icdar2015' / 'mask-rcnn'))))
+    assert sum(len(theirs) for _, theirs in pairs) > 0
+    for mine, theirs in pairs:
+        for key in ('bboxes', 'labels', 'scores', 'masks', 'maskness'):
+            assert torch.equal(mine[key], theirs[key]), key
+        assert 'mask_scores' in mine and 'mask_scores' not in theirs
