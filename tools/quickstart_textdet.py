@@ -14,8 +14,8 @@ or before, as ``tools/add_mask_score.py`` does (its config is written
 beside its checkpoint). A run of it alone keeps the other entries of
 ``summary.json``; any other run replaces the file.
 """
-import json
 import importlib.util
+import json
 import os
 import os.path as osp
 import time
@@ -209,8 +209,9 @@ def mask_score_stage(cfg, twin_dir, options=None):
 
 def earlier_results(work_dir, models):
     """``work_dir/summary.json``, whose entries this run's replace, when
-    the run trains only the second stage (whose twins are in the file); an
-    empty summary otherwise."""
+    the run trains only the second stage (whose twins are in the file; the
+    entries of a set the run does not name are kept as they are); an empty
+    summary otherwise."""
     path = osp.join(work_dir, 'summary.json')
     if any(name not in LOADS for name in models) or not osp.exists(path):
         return {}
@@ -252,7 +253,8 @@ def run(args):
         summary[kind] = {}
         for name in models:
             # --epochs shortens the twins; the second stage trains half of
-            # the twin's schedule, as tools/add_mask_score.py.
+            # the config's schedule (2 of 5 epochs), as
+            # tools/add_mask_score.py does.
             cfg = load_config(
                 osp.join(CONFIG_DIR, MODELS[name].format(kind)), raw_dir,
                 kind, osp.join(args.work_dir, kind, name), args.seed,
@@ -296,8 +298,8 @@ def run(args):
                          [round(res['train_seconds'])])
     lines = format_table(('dataset', 'model') + TABLE, table)
     print_log(
-        '\n'.join(lines) + '\n(hmean ranks by the mask score for ms-rcnn, '
-        'by the class score for mask-rcnn)\n'
+        '\n'.join(lines) + '\n(hmean ranks by the mask score for ms-rcnn '
+        'and ms-rcnn-from-mask-rcnn, by the class score for mask-rcnn)\n'
         f'summary:     {summary_file}\n'
         f'pictures:    {vis_dir}\n'
         f'data:        {args.data_root}\n'
