@@ -11,7 +11,7 @@ import time
 
 import cv2
 import numpy as np
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -77,6 +77,32 @@ def pick_metrics(metrics, keys):
             value = None
         out[name] = value
     return out
+
+
+def check_first_stages(models, loads, model_dirs):
+    """Refuse, before anything is written, a second stage of ``models``
+    (``loads``: second stage -> the model it loads) whose first stage is
+    neither in ``models`` nor trained in each folder of ``model_dirs``."""
+    for name, first in loads.items():
+        if name not in models or first in models:
+            continue
+        for model_dir in model_dirs:
+            ckpt = find_latest_checkpoint(osp.join(model_dir, first))
+            if ckpt is None or not osp.exists(ckpt):
+                raise SystemExit(
+                    f'error: {name} loads the {first} model of {model_dir}, '
+                    f'which has none: add {first} to --models')
+
+
+def earlier_summary(work_dir, models, loads):
+    """``work_dir/summary.json``, whose entries this run's replace, when
+    the run trains only second stages (``loads``' keys: their first stages
+    are in the file); an empty summary otherwise."""
+    path = osp.join(work_dir, 'summary.json')
+    if any(name not in loads for name in models) or not osp.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
 
 
 def write_summary(summary, work_dir):

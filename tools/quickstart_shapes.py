@@ -15,7 +15,6 @@ alone for 4 more epochs and is evaluated the same way; its entry names
 the checkpoint it loaded. A run of second stages alone keeps the other
 entries of ``summary.json``; any other run replaces the file.
 """
-import json
 import os
 import os.path as osp
 import time
@@ -28,7 +27,8 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import print_log
 from mmengine.runner import find_latest_checkpoint
-from quickstart_common import (ROOT, format_table, pick_metrics, set_run,
+from quickstart_common import (ROOT, check_first_stages, earlier_summary,
+                               format_table, pick_metrics, set_run,
                                title_bar, train_and_evaluate, write_summary)
 
 from ms_rcnn import register_all_modules
@@ -102,18 +102,6 @@ def summarize(metrics, train_seconds, eval_seconds):
         eval_seconds=round(eval_seconds, 1))
 
 
-def earlier_results(work_dir, models):
-    """The entries of ``work_dir/summary.json`` to keep beside this run's:
-    those of other models when the run trains only second stages (whose
-    first stages are in the file); none otherwise."""
-    path = osp.join(work_dir, 'summary.json')
-    if any(name not in LOADS for name in models) or not osp.exists(path):
-        return {}
-    with open(path) as f:
-        earlier = json.load(f)
-    return {name: res for name, res in earlier.items() if name not in models}
-
-
 @torch.no_grad()
 def visualize(runner, name, indices, vis_dir, score_thr, scale=3):
     """Draw the predictions of ``runner``'s model on validation images with
@@ -154,14 +142,7 @@ def run(args):
     """The shapes quick start; returns the summary."""
     start = time.perf_counter()
     models = [name for name in MODELS if name in args.models]
-    for name, first in LOADS.items():
-        if name not in models or first in models:
-            continue
-        ckpt = find_latest_checkpoint(osp.join(args.work_dir, first))
-        if ckpt is None or not osp.exists(ckpt):
-            raise SystemExit(
-                f'error: {name} loads the {first} model of '
-                f'{args.work_dir}, which has none: add {first} to --models')
+    check_first_stages(models, LOADS, [args.work_dir])
     register_all_modules(init_default_scope=False)
     ensure_shapes_dataset(args.data_root, seed=args.seed)
     vis_dir = osp.join(args.work_dir, 'vis')
@@ -201,7 +182,7 @@ def run(args):
     if args.num_vis:
         cv2.imwrite(osp.join(vis_dir, 'comparison.png'), np.concatenate(rows))
     summary_file = write_summary(
-        dict(earlier_results(args.work_dir, models), **summary),
+        dict(earlier_summary(args.work_dir, models, LOADS), **summary),
         args.work_dir)
 
     lines = format_table(

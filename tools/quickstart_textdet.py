@@ -15,7 +15,6 @@ beside its checkpoint). A run of it alone keeps the other entries of
 ``summary.json``; any other run replaces the file.
 """
 import importlib.util
-import json
 import os
 import os.path as osp
 import time
@@ -28,7 +27,8 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import print_log
 from mmengine.runner import find_latest_checkpoint
-from quickstart_common import (ROOT, format_table, pick_metrics, set_run,
+from quickstart_common import (ROOT, check_first_stages, earlier_summary,
+                               format_table, pick_metrics, set_run,
                                title_bar, train_and_evaluate, write_summary)
 
 from ms_rcnn import register_all_modules
@@ -207,33 +207,13 @@ def mask_score_stage(cfg, twin_dir, options=None):
     return Config.fromfile(path)
 
 
-def earlier_results(work_dir, models):
-    """``work_dir/summary.json``, whose entries this run's replace, when
-    the run trains only the second stage (whose twins are in the file; the
-    entries of a set the run does not name are kept as they are); an empty
-    summary otherwise."""
-    path = osp.join(work_dir, 'summary.json')
-    if any(name not in LOADS for name in models) or not osp.exists(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
-
-
 def run(args):
     """The scene-text quick start; returns the summary."""
     start = time.perf_counter()
     models = [name for name in MODELS if name in args.models]
-    for name, first in LOADS.items():
-        if name not in models or first in models:
-            continue
-        for kind in args.datasets:
-            ckpt = find_latest_checkpoint(
-                osp.join(args.work_dir, kind, first))
-            if ckpt is None or not osp.exists(ckpt):
-                raise SystemExit(
-                    f'error: {name} loads the {first} model of '
-                    f'{osp.join(args.work_dir, kind)}, which has none: add '
-                    f'{first} to --models')
+    check_first_stages(
+        models, LOADS,
+        [osp.join(args.work_dir, kind) for kind in args.datasets])
     register_all_modules(init_default_scope=False)
     vis_dir = osp.join(args.work_dir, 'vis')
     os.makedirs(vis_dir, exist_ok=True)
@@ -286,7 +266,8 @@ def run(args):
                             rows[-1])
     if rows:
         cv2.imwrite(osp.join(vis_dir, 'comparison.png'), np.concatenate(rows))
-    merged = earlier_results(args.work_dir, models)
+    # A set this run does not name keeps its entries as they are.
+    merged = earlier_summary(args.work_dir, models, LOADS)
     for kind, entries in summary.items():
         merged.setdefault(kind, {}).update(entries)
     summary_file = write_summary(merged, args.work_dir)
