@@ -294,6 +294,13 @@ def test_mask_score_on_the_frozen_twin_keeps_its_detections(
         for key in ('bboxes', 'labels', 'scores', 'masks', 'maskness'):
             assert torch.equal(mine[key], theirs[key]), key
         assert 'mask_scores' in mine and 'mask_scores' not in theirs
+    # The head learnt from the 16 best detections an image of 100
+    # proposals, as its written config says.
+    written = Config.fromfile(
+        glob.glob(str(work / 'ms-rcnn-from-mask-rcnn' / '*.py'))[0])
+    assert written.model.train_cfg.rcnn.mask_iou_detections == dict(
+        max_per_img=16, rpn=dict(max_per_img=100))
+    assert written.model.test_cfg.rpn.max_per_img == 300
 
 
 def test_maskiou_ft_stage_changes_only_the_maskiou_head(

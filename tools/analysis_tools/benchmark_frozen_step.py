@@ -18,6 +18,9 @@ Example::
     python tools/analysis_tools/benchmark_frozen_step.py --repeats 10
     python tools/analysis_tools/benchmark_frozen_step.py --device cuda \\
         --twin configs/quickstart/mask-rcnn_quickstart.py
+    python tools/analysis_tools/benchmark_frozen_step.py --cfg-options \\
+        model.train_cfg.rcnn.mask_iou_detections.max_per_img=16 \\
+        model.train_cfg.rcnn.mask_iou_detections.rpn.max_per_img=100
 """
 import argparse
 import json
@@ -27,7 +30,7 @@ import sys
 
 import torch
 from mmdet.testing import demo_mm_inputs
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
@@ -54,6 +57,13 @@ def parse_args():
     parser.add_argument('--size', type=int, default=128, help='image side')
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='overrides of the frozen config, KEY=VALUE (e.g. fewer '
+        'detections: model.train_cfg.rcnn.mask_iou_detections.'
+        'max_per_img=16)')
     return parser.parse_args()
 
 
@@ -87,6 +97,8 @@ def main():
     joint_cfg = Config.fromfile(args.joint)
     frozen_cfg = mask_score_config(
         Config.fromfile(args.twin), 'unused.pth', 'unused')
+    if args.cfg_options:
+        frozen_cfg.merge_from_dict(args.cfg_options)
     joint, joint_optim = build(joint_cfg, args.device)
     frozen, frozen_optim = build(frozen_cfg, args.device)
     frozen.load_state_dict(joint.state_dict())

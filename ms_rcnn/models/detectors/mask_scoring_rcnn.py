@@ -4,6 +4,7 @@ import torch
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.structures import SampleList
 from mmdet.structures.mask import BitmapMasks
+from mmengine.config import ConfigDict
 from mmengine.logging import print_log
 from torch import Tensor
 
@@ -22,7 +23,8 @@ class MaskScoringRCNN(TwoStageDetector):
     trained Mask R-CNN (its checkpoint in ``load_from``): every other module
     stays in eval mode (normalisation statistics as loaded) and runs
     without gradient, and only ``loss_mask_iou`` is computed, on the
-    detector's own test-time detections (``test_cfg``), each against the
+    detector's own test-time detections (``test_cfg``; fewer where
+    ``train_cfg.rcnn.mask_iou_detections`` says so), each against the
     instance of its class that its box overlaps most (see
     :meth:`MaskScoringRoIHead.detection_mask_iou_loss`): what the head
     scores at test time. The boxes, classes and masks are then the trained
@@ -91,14 +93,23 @@ class MaskScoringRCNN(TwoStageDetector):
                     batch_data_samples: SampleList) -> dict:
         """``loss_mask_iou`` of the test-time detections, everything
         before the MaskIoU head computed without gradient
-        (``frozen_detector``)."""
+        (``frozen_detector``).
+
+        The proposals are made as ``test_cfg.rpn`` says, with the keys
+        that ``train_cfg.rcnn.mask_iou_detections.rpn`` gives replaced
+        (fewer proposals: a cheaper search for the detections)."""
+        detections = self.train_cfg.rcnn.get('mask_iou_detections', {})
+        rpn_cfg = ConfigDict({
+            **self.test_cfg.rpn,
+            **detections.get('rpn', {})
+        })
         batch_img_metas = [s.metainfo for s in batch_data_samples]
         with torch.no_grad():
             x = self.extract_feat(batch_inputs)
             proposals = self.rpn_head.predict_by_feat(
                 *self.rpn_head(x),
                 batch_img_metas=batch_img_metas,
-                cfg=self.test_cfg.rpn)
+                cfg=rpn_cfg)
         return dict(
             loss_mask_iou=self.roi_head.detection_mask_iou_loss(
                 x, proposals, batch_data_samples))

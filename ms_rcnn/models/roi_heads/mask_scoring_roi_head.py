@@ -139,7 +139,8 @@ class MaskScoringRoIHead(MasknessRoIHead):
                                 batch_data_samples: SampleList) -> Tensor:
         """MaskIoU loss of the detections that the box head makes of
         ``proposals`` under ``train_cfg.mask_iou_detections`` (each of
-        :data:`DETECTION_KEYS` missing there taken from ``test_cfg``), in
+        :data:`DETECTION_KEYS` missing there taken from ``test_cfg``; its
+        ``rpn`` is the detector's, for the proposals), in
         the input image's frame, each on its predicted class against the
         instance of that class that its box overlaps most
         (:func:`detection_rois`; target 0 where none does), every target

@@ -351,3 +351,36 @@ def test_frozen_detections_are_the_detectors_test_time_ones(monkeypatch):
     for name, param in model.named_parameters():
         trained = param.grad is not None and param.grad.abs().sum() > 0
         assert trained == name.startswith('roi_head.mask_iou_head.'), name
+
+
+def test_detection_proposals_take_the_rpn_keys_given_for_the_search(
+        monkeypatch):
+    # mask_iou_detections.rpn replaces test_cfg.rpn's max_per_img (300)
+    # with 40; nms_pre and NMS stay test_cfg.rpn's, which is not changed.
+    model = _frozen_on_detections(
+        max_per_img=10, rpn=dict(max_per_img=40))
+    head = model.roi_head
+    seen = []
+    detection_loss = head.detection_mask_iou_loss
+    monkeypatch.setattr(
+        head, 'detection_mask_iou_loss',
+        lambda x, proposals, samples: seen.append(proposals) or
+        detection_loss(x, proposals, samples))
+    batch = _three_class_batch()
+    out = losses(model, batch)
+    assert torch.isfinite(out['loss_mask_iou'])
+    assert model.test_cfg.rpn.max_per_img == 300
+    search_cfg = ConfigDict(model.test_cfg.rpn, max_per_img=40)
+    data = model.data_preprocessor(copy.deepcopy(batch), True)
+    metas = [s.metainfo for s in data['data_samples']]
+    with torch.no_grad():
+        x = model.extract_feat(data['inputs'])
+        expected = model.rpn_head.predict_by_feat(
+            *model.rpn_head(x), batch_img_metas=metas, cfg=search_cfg)
+        test_time = model.rpn_head.predict_by_feat(
+            *model.rpn_head(x), batch_img_metas=metas,
+            cfg=model.test_cfg.rpn)
+    assert len(seen[0][0]) == 40 and len(test_time[0]) == 300
+    torch.testing.assert_close(seen[0][0].bboxes, expected[0].bboxes)
+    # The 40 of highest objectness of the 300.
+    torch.testing.assert_close(seen[0][0].bboxes, test_time[0].bboxes[:40])
