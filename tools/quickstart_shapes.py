@@ -55,11 +55,11 @@ LOADS = {
     'ms-rcnn-maskiou-ft': 'ms-rcnn'
 }
 # The detections the MaskIoU head on the frozen twin learns from: of the
-# twin's test-time detections (about 50 an image) the 16 of highest class
-# score, found among 100 proposals instead of 300. On seeds 0-2 the head
-# took 0.65 / 0.66 / 0.95 of the quality room (on all of them 0.63 / 0.72 /
-# 0.78) at a fraction of the cost of a step
-# (docs/user_guides/add_mask_score.md).
+# twin's test-time detections (50 to 59 an image on seeds 0-2) the 16 of
+# highest class score, found among 100 proposals instead of 300. On seeds
+# 0-2 the head took 0.65 / 0.66 / 0.95 of the quality room (on all of them
+# 0.63 / 0.72 / 0.78: less on seed 1), and in make demo its training took
+# 0.37x the twin's instead of about 1x (docs/user_guides/add_mask_score.md).
 HEAD_DETECTIONS = dict(max_per_img=16, rpn=dict(max_per_img=100))
 # The title of each model's row in vis/comparison.png.
 TITLES = {

@@ -277,7 +277,8 @@ def test_mask_score_on_the_frozen_twin_keeps_its_detections(
     summary = tool.main([
         '--models', 'mask-rcnn', 'ms-rcnn-from-mask-rcnn', '--work-dir',
         str(work), '--data-root', tiny_shapes['data_root'], '--epochs', '1',
-        '--num-vis', '0'
+        '--num-vis', '0', '--ms-rcnn-options',
+        'model.train_cfg.rcnn.mask_iou_detections.max_per_img=12'
     ])
     twin, ours = summary['mask-rcnn'], summary['ms-rcnn-from-mask-rcnn']
     assert ours['load_from'] == str(work / 'mask-rcnn' / 'epoch_1.pth')
@@ -294,12 +295,12 @@ def test_mask_score_on_the_frozen_twin_keeps_its_detections(
         for key in ('bboxes', 'labels', 'scores', 'masks', 'maskness'):
             assert torch.equal(mine[key], theirs[key]), key
         assert 'mask_scores' in mine and 'mask_scores' not in theirs
-    # The head learnt from the 16 best detections an image of 100
-    # proposals, as its written config says.
+    # Its written config: the detections of 100 proposals (make demo's
+    # search), at most 12 an image as the option said (make demo: 16).
     written = Config.fromfile(
         glob.glob(str(work / 'ms-rcnn-from-mask-rcnn' / '*.py'))[0])
     assert written.model.train_cfg.rcnn.mask_iou_detections == dict(
-        max_per_img=16, rpn=dict(max_per_img=100))
+        max_per_img=12, rpn=dict(max_per_img=100))
     assert written.model.test_cfg.rpn.max_per_img == 300
 
 

@@ -123,7 +123,7 @@ def main():
             joint_ms=step(joint, joint_optim)), args.repeats, args.device)
     out = dict(times, device=args.device, cpu=platform.processor(),
                threads=torch.get_num_threads(), batch=args.batch_size,
-               size=args.size)
+               size=args.size, cfg_options=args.cfg_options)
     for name, model, optim in (('frozen', frozen, frozen_optim),
                                ('joint', joint, joint_optim)):
         if args.device.startswith('cuda'):

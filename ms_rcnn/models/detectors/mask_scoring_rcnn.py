@@ -98,10 +98,11 @@ class MaskScoringRCNN(TwoStageDetector):
         The proposals are made as ``test_cfg.rpn`` says, with the keys
         that ``train_cfg.rcnn.mask_iou_detections.rpn`` gives replaced
         (fewer proposals: a cheaper search for the detections)."""
-        detections = self.train_cfg.rcnn.get('mask_iou_detections', {})
+        detections = self.train_cfg.rcnn.get('mask_iou_detections') or {}
+        # Top-level keys replace test_cfg.rpn's whole (an nms dict too).
         rpn_cfg = ConfigDict({
             **self.test_cfg.rpn,
-            **detections.get('rpn', {})
+            **(detections.get('rpn') or {})
         })
         batch_img_metas = [s.metainfo for s in batch_data_samples]
         with torch.no_grad():

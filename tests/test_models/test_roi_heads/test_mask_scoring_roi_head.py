@@ -356,7 +356,8 @@ def test_frozen_detections_are_the_detectors_test_time_ones(monkeypatch):
 def test_detection_proposals_take_the_rpn_keys_given_for_the_search(
         monkeypatch):
     # mask_iou_detections.rpn replaces test_cfg.rpn's max_per_img (300)
-    # with 40; nms_pre and NMS stay test_cfg.rpn's, which is not changed.
+    # with 40; the keys it does not give stay test_cfg.rpn's, which is not
+    # changed.
     model = _frozen_on_detections(
         max_per_img=10, rpn=dict(max_per_img=40))
     head = model.roi_head
@@ -367,20 +368,27 @@ def test_detection_proposals_take_the_rpn_keys_given_for_the_search(
         lambda x, proposals, samples: seen.append(proposals) or
         detection_loss(x, proposals, samples))
     batch = _three_class_batch()
-    out = losses(model, batch)
-    assert torch.isfinite(out['loss_mask_iou'])
-    assert model.test_cfg.rpn.max_per_img == 300
-    search_cfg = ConfigDict(model.test_cfg.rpn, max_per_img=40)
     data = model.data_preprocessor(copy.deepcopy(batch), True)
     metas = [s.metainfo for s in data['data_samples']]
-    with torch.no_grad():
-        x = model.extract_feat(data['inputs'])
-        expected = model.rpn_head.predict_by_feat(
-            *model.rpn_head(x), batch_img_metas=metas, cfg=search_cfg)
-        test_time = model.rpn_head.predict_by_feat(
-            *model.rpn_head(x), batch_img_metas=metas,
-            cfg=model.test_cfg.rpn)
-    assert len(seen[0][0]) == 40 and len(test_time[0]) == 300
-    torch.testing.assert_close(seen[0][0].bboxes, expected[0].bboxes)
+
+    def proposals(**cfg):
+        with torch.no_grad():
+            x = model.extract_feat(data['inputs'])
+            return model.rpn_head.predict_by_feat(
+                *model.rpn_head(x), batch_img_metas=metas,
+                cfg=ConfigDict(model.test_cfg.rpn, **cfg))[0].bboxes
+
+    assert torch.isfinite(losses(model, batch)['loss_mask_iou'])
+    assert model.test_cfg.rpn.max_per_img == 300
+    test_time = proposals()
+    assert len(seen[0][0]) == 40 and len(test_time) == 300
     # The 40 of highest objectness of the 300.
-    torch.testing.assert_close(seen[0][0].bboxes, test_time[0].bboxes[:40])
+    torch.testing.assert_close(seen[0][0].bboxes, test_time[:40])
+    # test_cfg.rpn's nms_pre, lowered to 5 boxes a level (of 4 levels),
+    # leaves fewer than 40.
+    model.test_cfg.rpn.nms_pre = 5
+    seen.clear()
+    losses(model, batch)
+    assert len(seen[0][0]) <= 20
+    torch.testing.assert_close(seen[0][0].bboxes,
+                               proposals(max_per_img=40))
