@@ -32,7 +32,9 @@ from quickstart_common import (ROOT, check_first_stages, earlier_summary,
                                title_bar, train_and_evaluate, write_summary)
 
 from ms_rcnn import register_all_modules
-from ms_rcnn.data_preparation.synthetic_text import ensure_text_dataset
+from ms_rcnn.data_preparation.synthetic_text import (ensure_text_dataset,
+                                                     text_dataset_params,
+                                                     text_dataset_record)
 from ms_rcnn.evaluation.functional import RANKINGS
 from ms_rcnn.structures import masks_to_polygons
 
@@ -207,6 +209,28 @@ def mask_score_stage(cfg, twin_dir, options=None):
     return Config.fromfile(path)
 
 
+def check_twins_data(args, sizes):
+    """Refuse, before anything is written, a run of second stages alone
+    whose --seed, --num-train, --num-test or --fonts would make another set
+    than the one in --data-root, on which the twins it loads were trained
+    (the run would replace it and train the head on other images)."""
+    for kind in args.datasets:
+        raw_dir = osp.join(args.data_root, kind)
+        wanted = text_dataset_params(
+            kind, seed=args.seed, fonts=args.fonts, **sizes)
+        held = text_dataset_record(raw_dir)
+        if held != wanted:
+            found = 'no generated set' if held is None else (
+                f'the set of seed {held["seed"]}, {held["num_train"]} '
+                f'training and {held["num_test"]} test images')
+            raise SystemExit(
+                f'error: {", ".join(sorted(LOADS))} trains on the data of '
+                f'the twins it loads; {raw_dir} holds {found}, this run '
+                f'asks for seed {wanted["seed"]}, {wanted["num_train"]} '
+                f'and {wanted["num_test"]}: give the twins\' run\'s '
+                '--data-root, --seed, --num-train, --num-test and --fonts')
+
+
 def run(args):
     """The scene-text quick start; returns the summary."""
     start = time.perf_counter()
@@ -214,13 +238,15 @@ def run(args):
     check_first_stages(
         models, LOADS,
         [osp.join(args.work_dir, kind) for kind in args.datasets])
-    register_all_modules(init_default_scope=False)
-    vis_dir = osp.join(args.work_dir, 'vis')
-    os.makedirs(vis_dir, exist_ok=True)
     sizes = {
         k: getattr(args, k)
         for k in ('num_train', 'num_test') if getattr(args, k) is not None
     }
+    if all(name in LOADS for name in models):
+        check_twins_data(args, sizes)
+    register_all_modules(init_default_scope=False)
+    vis_dir = osp.join(args.work_dir, 'vis')
+    os.makedirs(vis_dir, exist_ok=True)
     summary, rows = {}, []
     for kind in args.datasets:
         raw_dir = osp.join(args.data_root, kind)

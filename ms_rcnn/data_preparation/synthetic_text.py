@@ -168,6 +168,40 @@ def _empty_layout(out_dir: str, kind: str, overwrite: bool) -> None:
         shutil.rmtree(folder)
 
 
+def text_dataset_params(kind: str,
+                        seed: int = 0,
+                        num_train: int = 600,
+                        num_test: int = 100,
+                        img_size: int = 256,
+                        dnc_share: Optional[float] = None,
+                        fonts: Optional[Sequence[str]] = None) -> Dict:
+    """What :func:`generate_text_dataset` records of its arguments in
+    ``synthetic_text.json`` (the same defaults; fonts by file name), to
+    tell whether a folder holds the set those arguments make."""
+    if kind not in KINDS:
+        raise ValueError(f'kind must be one of {KINDS}, got {kind!r}')
+    if img_size < 64:
+        raise ValueError(f'img_size must be >= 64, got {img_size}')
+    fonts = default_fonts() if fonts is None else fonts
+    return dict(
+        kind=kind, seed=seed, num_train=num_train, num_test=num_test,
+        img_size=img_size,
+        dnc_share=DNC_SHARE[kind] if dnc_share is None else dnc_share,
+        fonts=[osp.basename(f) for f in fonts])
+
+
+def text_dataset_record(out_dir: str) -> Optional[Dict]:
+    """The arguments recorded in ``out_dir``'s ``synthetic_text.json``
+    (without its ``counts``), or None where there is none to read."""
+    try:
+        with open(osp.join(out_dir, RECORD)) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return None
+    record.pop('counts', None)
+    return record
+
+
 def generate_text_dataset(out_dir: str,
                           kind: str,
                           seed: int = 0,
@@ -201,16 +235,9 @@ def generate_text_dataset(out_dir: str,
         dict: ``{'train': {...}, 'test': {...}}`` with the number of
         ``images``, ``words`` and ``do_not_care`` words of each split.
     """
-    if kind not in KINDS:
-        raise ValueError(f'kind must be one of {KINDS}, got {kind!r}')
-    if img_size < 64:
-        raise ValueError(f'img_size must be >= 64, got {img_size}')
     fonts = check_fonts(default_fonts() if fonts is None else fonts)
-    params = dict(
-        kind=kind, seed=seed, num_train=num_train, num_test=num_test,
-        img_size=img_size,
-        dnc_share=DNC_SHARE[kind] if dnc_share is None else dnc_share,
-        fonts=[osp.basename(f) for f in fonts])
+    params = text_dataset_params(kind, seed, num_train, num_test, img_size,
+                                 dnc_share, fonts)
     if skip_existing and _is_complete(out_dir, params):
         with open(osp.join(out_dir, RECORD)) as f:
             return json.load(f)['counts']

@@ -1,6 +1,7 @@
 """tools/quickstart.py and its tasks (quickstart_shapes.py,
 quickstart_textdet.py): the configs they load, the pictures they draw and
 the summaries they write."""
+import argparse
 import glob
 import importlib
 import json
@@ -379,6 +380,46 @@ def test_text_task_refuses_the_shapes_second_stage(capsys):
             ['--task', 'textdet', '--models', 'ms-rcnn-maskiou-ft'])
     assert ('--models: the text quick start trains ms-rcnn, mask-rcnn, '
             'ms-rcnn-from-mask-rcnn only') in capsys.readouterr().err
+
+
+def test_text_mask_score_on_another_seeds_data_is_refused(tmp_path):
+    # A twin "trained" (a checkpoint) on a generated set of seed 0; the
+    # head alone asked for with seed 1 would replace that set.
+    from ms_rcnn.data_preparation import generate_text_dataset
+    data = tmp_path / 'data'
+    generate_text_dataset(
+        str(data / 'icdar2015'), 'icdar2015', seed=0, num_train=2,
+        num_test=1)
+    twin = tmp_path / 'work' / 'icdar2015' / 'mask-rcnn'
+    twin.mkdir(parents=True)
+    (twin / 'epoch_1.pth').write_bytes(b'')
+    (twin / 'last_checkpoint').write_text(str(twin / 'epoch_1.pth'))
+    record = (data / 'icdar2015' / 'synthetic_text.json').read_text()
+    tool = load_tool()
+    args = [
+        '--task', 'textdet', '--models', 'ms-rcnn-from-mask-rcnn',
+        '--datasets', 'icdar2015', '--work-dir',
+        str(tmp_path / 'work'), '--data-root',
+        str(data), '--num-train', '2', '--num-test', '1'
+    ]
+    # The twins' own arguments pass the check.
+    same = argparse.Namespace(
+        datasets=['icdar2015'], data_root=str(data), seed=0, fonts=None)
+    assert load_tool('quickstart_textdet').check_twins_data(
+        same, dict(num_train=2, num_test=1)) is None
+    with pytest.raises(SystemExit) as info:
+        tool.main(args + ['--seed', '1'])
+    assert str(info.value) == (
+        'error: ms-rcnn-from-mask-rcnn trains on the data of the twins it '
+        f'loads; {data / "icdar2015"} holds the set of seed 0, 2 training '
+        'and 1 test images, this run asks for seed 1, 2 and 1: give the '
+        "twins' run's --data-root, --seed, --num-train, --num-test and "
+        '--fonts')
+    # Nothing written: the set is the twins', no summary, no pictures.
+    assert (data / 'icdar2015' / 'synthetic_text.json').read_text() == record
+    assert sorted(p.name for p in (tmp_path / 'work').iterdir()) == [
+        'icdar2015'
+    ]
 
 
 def test_text_mask_score_without_its_twin_is_refused(tmp_path):
