@@ -6,9 +6,9 @@ schedule and seed; one has a MaskIoU head), evaluates them, draws
 predictions and writes ``summary.json`` in its work dir. The shapes task
 also trains a MaskIoU head on the frozen Mask R-CNN twin
 (``ms-rcnn-from-mask-rcnn``, ``tools/add_mask_score.py``, on the twin's
-16 best detections an image of 100 proposals; the text task, on all of its
-detections, when ``--models`` names it) and can add a second stage of MS R-CNN's head,
-``--models ms-rcnn ms-rcnn-maskiou-ft``::
+16 best detections an image of 100 proposals; the text task, on all of
+its detections, when ``--models`` names it) and can add a second stage of
+MS R-CNN's head, ``--models ms-rcnn ms-rcnn-maskiou-ft``::
 
     python tools/quickstart.py --work-dir work_dirs/quickstart \\
         --data-root data/shapes --seed 0

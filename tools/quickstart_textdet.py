@@ -210,25 +210,28 @@ def mask_score_stage(cfg, twin_dir, options=None):
 
 
 def check_twins_data(args, sizes):
-    """Refuse, before anything is written, a run of second stages alone
-    whose --seed, --num-train, --num-test or --fonts would make another set
-    than the one in --data-root, on which the twins it loads were trained
-    (the run would replace it and train the head on other images)."""
+    """Refuse, before anything is written, a run whose second stage loads a
+    twin trained before (not in this run) while its --seed, --num-train,
+    --num-test or --fonts would make another set than the generated one in
+    --data-root, on which that twin was trained: the run would replace it
+    and train the head on other images. (A folder without a generated set
+    is left to the generator, which makes the same set from the same
+    arguments.)"""
     for kind in args.datasets:
         raw_dir = osp.join(args.data_root, kind)
         wanted = text_dataset_params(
             kind, seed=args.seed, fonts=args.fonts, **sizes)
         held = text_dataset_record(raw_dir)
-        if held != wanted:
-            found = 'no generated set' if held is None else (
-                f'the set of seed {held["seed"]}, {held["num_train"]} '
-                f'training and {held["num_test"]} test images')
-            raise SystemExit(
-                f'error: {", ".join(sorted(LOADS))} trains on the data of '
-                f'the twins it loads; {raw_dir} holds {found}, this run '
-                f'asks for seed {wanted["seed"]}, {wanted["num_train"]} '
-                f'and {wanted["num_test"]}: give the twins\' run\'s '
-                '--data-root, --seed, --num-train, --num-test and --fonts')
+        if held is None or held == wanted:
+            continue
+        differ = ', '.join(f'{key} {held.get(key)} there, {value} asked'
+                           for key, value in wanted.items()
+                           if held.get(key) != value)
+        raise SystemExit(
+            f'error: {", ".join(sorted(LOADS))} trains on the data of the '
+            f'twin it loads; {raw_dir} holds another set ({differ}): give '
+            "the twins' run's --data-root, --seed, --num-train, --num-test "
+            'and --fonts')
 
 
 def run(args):
@@ -242,7 +245,7 @@ def run(args):
         k: getattr(args, k)
         for k in ('num_train', 'num_test') if getattr(args, k) is not None
     }
-    if all(name in LOADS for name in models):
+    if any(LOADS.get(name, name) not in models for name in models):
         check_twins_data(args, sizes)
     register_all_modules(init_default_scope=False)
     vis_dir = osp.join(args.work_dir, 'vis')

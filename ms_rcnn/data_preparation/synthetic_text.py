@@ -235,9 +235,10 @@ def generate_text_dataset(out_dir: str,
         dict: ``{'train': {...}, 'test': {...}}`` with the number of
         ``images``, ``words`` and ``do_not_care`` words of each split.
     """
-    fonts = check_fonts(default_fonts() if fonts is None else fonts)
+    fonts = default_fonts() if fonts is None else fonts
     params = text_dataset_params(kind, seed, num_train, num_test, img_size,
                                  dnc_share, fonts)
+    fonts = check_fonts(fonts)
     if skip_existing and _is_complete(out_dir, params):
         with open(osp.join(out_dir, RECORD)) as f:
             return json.load(f)['counts']

@@ -1,7 +1,6 @@
 """tools/quickstart.py and its tasks (quickstart_shapes.py,
 quickstart_textdet.py): the configs they load, the pictures they draw and
 the summaries they write."""
-import argparse
 import glob
 import importlib
 import json
@@ -403,18 +402,19 @@ def test_text_mask_score_on_another_seeds_data_is_refused(tmp_path):
         str(data), '--num-train', '2', '--num-test', '1'
     ]
     # The twins' own arguments pass the check.
-    same = argparse.Namespace(
-        datasets=['icdar2015'], data_root=str(data), seed=0, fonts=None)
     assert load_tool('quickstart_textdet').check_twins_data(
-        same, dict(num_train=2, num_test=1)) is None
+        tool.parse_args(args + ['--seed', '0']),
+        dict(num_train=2, num_test=1)) is None
+    # MS R-CNN trained again beside the head does not retrain the twin.
+    with pytest.raises(SystemExit, match='seed 0 there, 1 asked'):
+        tool.main(args[:3] + ['ms-rcnn'] + args[3:] + ['--seed', '1'])
     with pytest.raises(SystemExit) as info:
         tool.main(args + ['--seed', '1'])
     assert str(info.value) == (
-        'error: ms-rcnn-from-mask-rcnn trains on the data of the twins it '
-        f'loads; {data / "icdar2015"} holds the set of seed 0, 2 training '
-        'and 1 test images, this run asks for seed 1, 2 and 1: give the '
-        "twins' run's --data-root, --seed, --num-train, --num-test and "
-        '--fonts')
+        'error: ms-rcnn-from-mask-rcnn trains on the data of the twin it '
+        f'loads; {data / "icdar2015"} holds another set (seed 0 there, 1 '
+        "asked): give the twins' run's --data-root, --seed, --num-train, "
+        '--num-test and --fonts')
     # Nothing written: the set is the twins', no summary, no pictures.
     assert (data / 'icdar2015' / 'synthetic_text.json').read_text() == record
     assert sorted(p.name for p in (tmp_path / 'work').iterdir()) == [

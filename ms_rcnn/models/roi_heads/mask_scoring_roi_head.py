@@ -157,7 +157,7 @@ class MaskScoringRoIHead(MasknessRoIHead):
         """
         det_cfg = ConfigDict({
             **(self.test_cfg or {}),
-            **self.train_cfg.get('mask_iou_detections', {})
+            **(self.train_cfg.get('mask_iou_detections') or {})
         })
         missing = [key for key in DETECTION_KEYS if key not in det_cfg]
         if missing:
