@@ -245,7 +245,7 @@ def run(args):
         k: getattr(args, k)
         for k in ('num_train', 'num_test') if getattr(args, k) is not None
     }
-    if any(LOADS.get(name, name) not in models for name in models):
+    if any(name in LOADS and LOADS[name] not in models for name in models):
         check_twins_data(args, sizes)
     register_all_modules(init_default_scope=False)
     vis_dir = osp.join(args.work_dir, 'vis')

@@ -125,13 +125,20 @@ def _write(path: str, data: bytes) -> None:
         f.write(data)
 
 
-def _is_complete(out_dir: str, params: Dict) -> bool:
-    """Whether ``out_dir`` holds the dataset of ``params``, all files."""
+def _read_record(out_dir: str) -> Optional[Dict]:
+    """``out_dir``'s ``synthetic_text.json`` (the arguments, and the
+    ``counts`` once the last file is written), or None where there is none
+    to read."""
     try:
         with open(osp.join(out_dir, RECORD)) as f:
-            record = json.load(f)
+            return json.load(f)
     except (OSError, ValueError):
-        return False
+        return None
+
+
+def _is_complete(out_dir: str, params: Dict) -> bool:
+    """Whether ``out_dir`` holds the dataset of ``params``, all files."""
+    record = _read_record(out_dir) or {}
     counts = record.pop('counts', None)  # recorded after the last file
     if counts is None or record != params:
         return False
@@ -193,12 +200,9 @@ def text_dataset_params(kind: str,
 def text_dataset_record(out_dir: str) -> Optional[Dict]:
     """The arguments recorded in ``out_dir``'s ``synthetic_text.json``
     (without its ``counts``), or None where there is none to read."""
-    try:
-        with open(osp.join(out_dir, RECORD)) as f:
-            record = json.load(f)
-    except (OSError, ValueError):
-        return None
-    record.pop('counts', None)
+    record = _read_record(out_dir)
+    if record is not None:
+        record.pop('counts', None)
     return record
 
 
@@ -240,8 +244,7 @@ def generate_text_dataset(out_dir: str,
                                  dnc_share, fonts)
     fonts = check_fonts(fonts)
     if skip_existing and _is_complete(out_dir, params):
-        with open(osp.join(out_dir, RECORD)) as f:
-            return json.load(f)['counts']
+        return _read_record(out_dir)['counts']
     _empty_layout(out_dir, kind, overwrite)
     # Written first: a run cut short leaves a folder that the record marks
     # as the generator's (ensure_text_dataset replaces it).
