@@ -128,3 +128,31 @@ def title_bar(text, width, scale=0.5):
     cv2.putText(bar, text, (4, 17), cv2.FONT_HERSHEY_SIMPLEX, scale,
                 (0, 0, 0), 1, cv2.LINE_AA)
     return bar
+
+
+def write_comparison(vis_dir, names, rows):
+    """Write ``vis_dir/comparison.png``: one titled row per model of
+    ``names``, in that order.
+
+    Args:
+        vis_dir (str): the run's picture folder, where each model's row is
+            also ``{name}.png``.
+        names (list[str]): the models of the run's summary: this run's and,
+            when it trains second stages alone, the first stages kept from
+            the earlier run.
+        rows (dict[str, np.ndarray]): name -> (H, W, 3) uint8 BGR row drawn
+            by this run.
+
+    A model this run did not train keeps the row an earlier run drew
+    (``{name}.png``) where it is as wide as this run's rows (drawn of as
+    many images); otherwise it is left out of the picture.
+    """
+    width = next(iter(rows.values())).shape[1]
+    picture = []
+    for name in names:
+        row = rows.get(name)
+        if row is None and osp.exists(osp.join(vis_dir, f'{name}.png')):
+            row = cv2.imread(osp.join(vis_dir, f'{name}.png'))
+        if row is not None and row.shape[1] == width:
+            picture.append(row)
+    cv2.imwrite(osp.join(vis_dir, 'comparison.png'), np.concatenate(picture))

@@ -29,7 +29,8 @@ from mmengine.logging import print_log
 from mmengine.runner import find_latest_checkpoint
 from quickstart_common import (ROOT, check_first_stages, earlier_summary,
                                format_table, pick_metrics, set_run,
-                               title_bar, train_and_evaluate, write_summary)
+                               title_bar, train_and_evaluate, write_comparison,
+                               write_summary)
 
 from ms_rcnn import register_all_modules
 from ms_rcnn.data_preparation.shapes import ensure_shapes_dataset
@@ -155,7 +156,7 @@ def run(args):
     vis_dir = osp.join(args.work_dir, 'vis')
     os.makedirs(vis_dir, exist_ok=True)
 
-    summary, rows = {}, []
+    summary, rows = {}, {}
     for name in models:
         # --epochs shortens the twins; a second stage keeps its schedule.
         work_dir = osp.join(args.work_dir, name)
@@ -183,15 +184,13 @@ def run(args):
             summary[name]['load_from'] = cfg.load_from
         indices = range(min(args.num_vis, len(runner.val_dataloader.dataset)))
         if args.num_vis:
-            rows.append(
-                visualize(runner, name, indices, vis_dir,
-                          args.vis_score_thr))
+            rows[name] = visualize(runner, name, indices, vis_dir,
+                                   args.vis_score_thr)
+    merged = dict(earlier_summary(args.work_dir, models, LOADS), **summary)
+    summary_file = write_summary(merged, args.work_dir)
     # One picture to compare: a titled row of validation images per model.
-    if args.num_vis:
-        cv2.imwrite(osp.join(vis_dir, 'comparison.png'), np.concatenate(rows))
-    summary_file = write_summary(
-        dict(earlier_summary(args.work_dir, models, LOADS), **summary),
-        args.work_dir)
+    if rows:
+        write_comparison(vis_dir, list(merged), rows)
 
     lines = format_table(
         ('model', ) + TABLE,

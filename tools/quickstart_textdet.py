@@ -29,7 +29,8 @@ from mmengine.logging import print_log
 from mmengine.runner import find_latest_checkpoint
 from quickstart_common import (ROOT, check_first_stages, earlier_summary,
                                format_table, pick_metrics, set_run,
-                               title_bar, train_and_evaluate, write_summary)
+                               title_bar, train_and_evaluate, write_comparison,
+                               write_summary)
 
 from ms_rcnn import register_all_modules
 from ms_rcnn.data_preparation.synthetic_text import (ensure_text_dataset,
@@ -250,7 +251,7 @@ def run(args):
     register_all_modules(init_default_scope=False)
     vis_dir = osp.join(args.work_dir, 'vis')
     os.makedirs(vis_dir, exist_ok=True)
-    summary, rows = {}, []
+    summary, rows = {}, {}
     for kind in args.datasets:
         raw_dir = osp.join(args.data_root, kind)
         try:
@@ -286,20 +287,21 @@ def run(args):
             if args.num_vis:
                 indices = range(
                     min(args.num_vis, len(runner.val_dataloader.dataset)))
-                rows.append(
-                    draw_predictions(
-                        runner, f'{TITLES[kind]}: {TITLES[name]}'
-                        f' >= {res["best_score_thr"]:.2f}', indices,
-                        res['best_score_thr']))
-                cv2.imwrite(osp.join(vis_dir, f'{kind}_{name}.png'),
-                            rows[-1])
-    if rows:
-        cv2.imwrite(osp.join(vis_dir, 'comparison.png'), np.concatenate(rows))
+                row = rows[f'{kind}_{name}'] = draw_predictions(
+                    runner, f'{TITLES[kind]}: {TITLES[name]}'
+                    f' >= {res["best_score_thr"]:.2f}', indices,
+                    res['best_score_thr'])
+                cv2.imwrite(osp.join(vis_dir, f'{kind}_{name}.png'), row)
     # A set this run does not name keeps its entries as they are.
     merged = earlier_summary(args.work_dir, models, LOADS)
     for kind, entries in summary.items():
         merged.setdefault(kind, {}).update(entries)
     summary_file = write_summary(merged, args.work_dir)
+    if rows:
+        write_comparison(
+            vis_dir,
+            [f'{kind}_{name}' for kind in merged for name in merged[kind]],
+            rows)
 
     table = []
     for kind, models in summary.items():

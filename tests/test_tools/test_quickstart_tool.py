@@ -69,6 +69,25 @@ def test_drawn_row_has_a_title_and_every_image_upscaled(
         cv2.imread(osp.join(str(tmp_path), f'{name}.png')), row)
 
 
+def test_comparison_keeps_earlier_rows_of_this_width(tmp_path):
+    common = load_tool('quickstart_common')
+    vis = str(tmp_path)
+
+    def row(value, width=6):
+        return np.full((2, width, 3), value, np.uint8)
+
+    # Earlier runs drew 'first' as wide as this run's row, 'narrow' of
+    # fewer images; 'gone' was never drawn.
+    cv2.imwrite(osp.join(vis, 'first.png'), row(10))
+    cv2.imwrite(osp.join(vis, 'narrow.png'), row(20, width=3))
+    cv2.imwrite(osp.join(vis, 'second.png'), row(99))  # replaced below
+    common.write_comparison(vis, ['first', 'narrow', 'gone', 'second'],
+                            {'second': row(30)})
+    picture = cv2.imread(osp.join(vis, 'comparison.png'))
+    np.testing.assert_array_equal(picture, np.concatenate([row(10),
+                                                           row(30)]))
+
+
 def test_task_picks_its_own_folders():
     tool = load_tool()
     shapes = tool.parse_args([])
@@ -318,7 +337,7 @@ def test_maskiou_ft_stage_changes_only_the_maskiou_head(
     summary = tool.main([
         '--models', 'ms-rcnn-maskiou-ft', 'ms-rcnn', '--work-dir',
         str(work), '--data-root', tiny_shapes['data_root'], '--epochs', '1',
-        '--num-vis', '0', '--ms-rcnn-options',
+        '--num-vis', '1', '--ms-rcnn-options',
         'optim_wrapper.optimizer.weight_decay=0.01',
         'model.roi_head.mask_iou_head.target_thr=0.5'
     ])
@@ -347,14 +366,22 @@ def test_maskiou_ft_stage_changes_only_the_maskiou_head(
     for key in ('bbox_mAP', 'segm_mAP_cls', 'segm_mAP_oracle', 'num_preds'):
         assert summary['ms-rcnn-maskiou-ft'][key] == summary['ms-rcnn'][key]
 
-    # Run alone later, the second stage replaces its own entry only.
+    # Run alone later, the second stage replaces its own entry and its own
+    # row of the picture only.
+    first_row = cv2.imread(str(work / 'vis' / 'ms-rcnn.png'))
     again = tool.main([
         '--models', 'ms-rcnn-maskiou-ft', '--work-dir', str(work),
-        '--data-root', tiny_shapes['data_root'], '--num-vis', '0'
+        '--data-root', tiny_shapes['data_root'], '--num-vis', '1'
     ])
     assert list(again) == ['ms-rcnn-maskiou-ft']
     with open(work / 'summary.json') as f:
         assert json.load(f) == {'ms-rcnn': summary['ms-rcnn'], **again}
+    np.testing.assert_array_equal(
+        cv2.imread(str(work / 'vis' / 'comparison.png')),
+        np.concatenate([
+            first_row,
+            cv2.imread(str(work / 'vis' / 'ms-rcnn-maskiou-ft.png'))
+        ]))
 
 
 def test_maskiou_ft_without_its_first_stage_is_refused(tmp_path):
@@ -479,8 +506,9 @@ def test_text_mask_score_on_the_frozen_twin_keeps_its_polygons(tmp_path):
     # differ.
     assert ours['hmean_mask'] is not None and twin['hmean_mask'] is None
     assert ours['hmean_by_class_score'] == twin['hmean']
-    for key in ('hmean_cls_wide', 'hmean_upper', 'segm_mAP_cls', 'segm_mAP_quality',
-                'segm_mAP_maskness', 'segm_mAP_upper', 'bbox_mAP'):
+    for key in ('hmean_cls_wide', 'hmean_upper', 'segm_mAP_cls',
+                'segm_mAP_quality', 'segm_mAP_maskness', 'segm_mAP_upper',
+                'bbox_mAP'):
         assert ours[key] == twin[key], key
     ours_preds = _predictions(
         str(work / 'icdar2015' / 'ms-rcnn-from-mask-rcnn'))
