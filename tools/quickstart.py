@@ -25,16 +25,13 @@ import argparse
 import quickstart_shapes
 import quickstart_textdet
 from mmengine.config import DictAction
-# Used by projects/cascade_ms_rcnn/tools/run_quickstart.py.
-from quickstart_common import add_run_args, train_and_evaluate
-from quickstart_shapes import load_config, summarize
+# Used by projects/*/tools/run_quickstart.py.
+from quickstart_common import add_run_args
+from quickstart_shapes import train_configs
 
 from ms_rcnn.data_preparation.text_scenes import KINDS as TEXT_KINDS
 
-__all__ = [
-    'parse_args', 'main', 'add_run_args', 'train_and_evaluate',
-    'load_config', 'summarize'
-]
+__all__ = ['parse_args', 'main', 'add_run_args', 'train_configs']
 TASKS = {'shapes': quickstart_shapes, 'textdet': quickstart_textdet}
 TASK_DEFAULTS = {
     'shapes': dict(work_dir='work_dirs/quickstart', data_root='data/shapes'),

@@ -15,6 +15,7 @@ alone for 4 more epochs and is evaluated the same way; its entry names
 the checkpoint it loaded. A run of second stages alone keeps the other
 entries of ``summary.json``; any other run replaces the file.
 """
+import json
 import os
 import os.path as osp
 import time
@@ -144,6 +145,49 @@ def visualize(runner, name, indices, vis_dir, score_thr, scale=3):
     row = np.concatenate([title_bar(TITLES[name], row.shape[1], 0.55), row])
     cv2.imwrite(osp.join(vis_dir, f'{name}.png'), row)
     return row
+
+
+def train_configs(args, config_dir, configs, cfg_options=None):
+    """Train and evaluate the shapes configs that ``args.models`` names,
+    for the projects' quick starts (``projects/*/tools/run_quickstart.py``).
+
+    Args:
+        args (argparse.Namespace): ``add_run_args``' arguments and
+            ``models``.
+        config_dir (str): the folder of the configs.
+        configs (dict[str, str]): model name -> config file in it.
+        cfg_options (dict, optional): overrides of every model's config.
+
+    Returns:
+        dict: ``work_dir/summary.json`` after the run: the entries of
+        earlier runs in the work dir, each model's replaced when it is
+        trained (and written after each), with its seed and epochs.
+    """
+    start = time.perf_counter()
+    register_all_modules(init_default_scope=False)
+    ensure_shapes_dataset(args.data_root, seed=args.seed)
+    os.makedirs(args.work_dir, exist_ok=True)
+    summary_file = osp.join(args.work_dir, 'summary.json')
+    summary = {}
+    if osp.exists(summary_file):
+        with open(summary_file) as f:
+            summary = json.load(f)
+    for name in args.models:
+        cfg = load_config(
+            osp.join(config_dir, configs[name]), args.data_root,
+            osp.join(args.work_dir, name), args.seed, args.epochs)
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
+        _, metrics, train_s, eval_s = train_and_evaluate(cfg)
+        summary[name] = summarize(metrics, train_s, eval_s)
+        summary[name].update(seed=args.seed, epochs=cfg.train_cfg.max_epochs)
+        write_summary(summary, args.work_dir)
+    print_log(
+        json.dumps({n: summary[n] for n in args.models}, indent=2) +
+        f'\nsummary: {summary_file}\n'
+        f'total time: {time.perf_counter() - start:.0f} s',
+        logger='current')
+    return summary
 
 
 def run(args):

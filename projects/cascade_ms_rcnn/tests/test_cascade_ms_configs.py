@@ -1,6 +1,10 @@
 """The project's configs: quick-start twins that differ only in the MaskIoU
 head, and COCO configs that are mmdet's plus that head."""
 import copy
+import importlib.util
+import json
+import os.path as osp
+import sys
 
 import pytest
 from cascade_ms_testing import load_cfg
@@ -99,3 +103,40 @@ def test_coco_configs_are_mmdet_plus_the_maskiou_head(ours, base, ms_types,
     assert [t['type'] for t in cfg.train_dataloader.dataset.pipeline
             ][2:] == [t['type'] for t in
                       mmdet_cfg.train_dataloader.dataset.pipeline][1:]
+
+
+def test_run_quickstart_trains_the_named_twins_beside_earlier_runs(
+        tmp_path, monkeypatch):
+    path = osp.join(
+        osp.dirname(osp.dirname(__file__)), 'tools', 'run_quickstart.py')
+    spec = importlib.util.spec_from_file_location('cascade_run', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    shapes = sys.modules['quickstart_shapes']
+    trained = []
+
+    def train_and_evaluate(cfg):
+        trained.append(cfg)
+        # Every metric the summary reads, 0.5.
+        return None, dict.fromkeys(shapes.SUMMARY_KEYS.values(), 0.5), 9., 1.
+
+    monkeypatch.setattr(shapes, 'train_and_evaluate', train_and_evaluate)
+    monkeypatch.setattr(shapes, 'ensure_shapes_dataset',
+                        lambda *a, **k: None)
+    (tmp_path / 'summary.json').write_text(json.dumps({'htc': {'x': 1}}))
+    summary = tool.main([
+        '--work-dir',
+        str(tmp_path), '--data-root', 'data/y', '--seed', '3', '--epochs',
+        '2', '--models', 'cascade-mask-rcnn'
+    ])
+    cfg, = trained
+    assert cfg.filename.endswith('cascade-mask-rcnn_quickstart.py')
+    assert cfg.randomness == dict(seed=3)
+    assert cfg.train_cfg.max_epochs == 2
+    assert cfg.work_dir == str(tmp_path / 'cascade-mask-rcnn')
+    assert cfg.train_dataloader.dataset.data_root == 'data/y/'
+    entry = summary['cascade-mask-rcnn']
+    assert (entry['segm_mAP'], entry['train_seconds'], entry['seed'],
+            entry['epochs']) == (0.5, 9.0, 3, 2)
+    with open(tmp_path / 'summary.json') as f:
+        assert json.load(f) == {'htc': {'x': 1}, 'cascade-mask-rcnn': entry}

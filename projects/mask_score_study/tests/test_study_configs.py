@@ -101,9 +101,10 @@ def test_run_quickstart_trains_the_named_configs_beside_earlier_runs(
         trained.append(cfg)
         return None, metrics, 10.0, 2.0
 
-    monkeypatch.setattr(tool.quickstart, 'train_and_evaluate',
-                        train_and_evaluate)
-    monkeypatch.setattr(tool, 'ensure_shapes_dataset', lambda *a, **k: None)
+    shapes = sys.modules['quickstart_shapes']
+    monkeypatch.setattr(shapes, 'train_and_evaluate', train_and_evaluate)
+    monkeypatch.setattr(shapes, 'ensure_shapes_dataset',
+                        lambda *a, **k: None)
     (tmp_path / 'summary.json').write_text(json.dumps({'ms-rcnn': {}}))
     summary = tool.main([
         '--work-dir', str(tmp_path), '--data-root', 'data/x', '--seed', '2',

@@ -16,11 +16,8 @@ beside those of ``tools/quickstart.py`` (the paper's MS R-CNN and its
 Mask R-CNN twin) when run after it (which rewrites the file).
 """
 import argparse
-import json
-import os
 import os.path as osp
 import sys
-import time
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
@@ -29,10 +26,6 @@ sys.path[:0] = [ROOT, osp.join(ROOT, 'tools')]
 
 import quickstart  # noqa: E402  (tools/quickstart.py)
 from mmengine.config import DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-
-from ms_rcnn import register_all_modules  # noqa: E402
-from ms_rcnn.data_preparation.shapes import ensure_shapes_dataset  # noqa: E402
 
 CONFIG_DIR = osp.join(ROOT, 'projects', 'mask_score_study', 'configs')
 # Name in summary.json -> config file.
@@ -66,34 +59,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    start = time.perf_counter()
-    register_all_modules(init_default_scope=False)
-    ensure_shapes_dataset(args.data_root, seed=args.seed)
-    os.makedirs(args.work_dir, exist_ok=True)
-    summary_file = osp.join(args.work_dir, 'summary.json')
-    summary = {}
-    if osp.exists(summary_file):
-        with open(summary_file) as f:
-            summary = json.load(f)
-    for name in args.models:
-        cfg = quickstart.load_config(
-            osp.join(CONFIG_DIR, MODELS[name]), args.data_root,
-            osp.join(args.work_dir, name), args.seed, args.epochs)
-        if args.cfg_options:
-            cfg.merge_from_dict(args.cfg_options)
-        _, metrics, train_s, eval_s = quickstart.train_and_evaluate(cfg)
-        summary[name] = quickstart.summarize(metrics, train_s, eval_s)
-        summary[name].update(
-            seed=args.seed, epochs=cfg.train_cfg.max_epochs)
-        with open(summary_file, 'w') as f:
-            json.dump(summary, f, indent=2)
-    print_log(
-        json.dumps({n: summary[n]
-                    for n in args.models}, indent=2) +
-        f'\nsummary: {summary_file}\n'
-        f'total time: {time.perf_counter() - start:.0f} s',
-        logger='current')
-    return summary
+    return quickstart.train_configs(args, CONFIG_DIR, MODELS, args.cfg_options)
 
 
 if __name__ == '__main__':
