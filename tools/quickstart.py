@@ -116,7 +116,7 @@ def parse_args(argv=None):
                      f'{", ".join(quickstart_textdet.MODELS)} only')
     if args.num_vis < 0:
         parser.error('--num-vis must be >= 0')
-    for name in ('epochs', 'num_train', 'num_test'):
+    for name in ('num_train', 'num_test'):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f'--{name.replace("_", "-")} must be >= 1')
     return args

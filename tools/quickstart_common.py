@@ -2,10 +2,13 @@
 arguments, a config pointed at a work dir and a seed, training then
 evaluation, the summary entry and its file, a titled row of pictures.
 
-``projects/cascade_ms_rcnn/tools/run_quickstart.py`` uses them too.
+The projects' quick starts (``projects/*/tools/run_quickstart.py``) use
+``add_run_args`` too.
 """
+import argparse
 import json
 import math
+import os
 import os.path as osp
 import time
 
@@ -14,6 +17,14 @@ import numpy as np
 from mmengine.runner import Runner, find_latest_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def positive_int(text):
+    """``argparse`` type of a count that must be at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'{value}: must be >= 1')
+    return value
 
 
 def add_run_args(parser,
@@ -30,7 +41,7 @@ def add_run_args(parser,
         default=data_root,
         help='where the dataset is written (kept when it exists)')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--epochs', type=int, help=epochs_help)
+    parser.add_argument('--epochs', type=positive_int, help=epochs_help)
 
 
 def set_run(cfg, work_dir, seed, epochs=None):
@@ -130,29 +141,42 @@ def title_bar(text, width, scale=0.5):
     return bar
 
 
-def write_comparison(vis_dir, names, rows):
-    """Write ``vis_dir/comparison.png``: one titled row per model of
+def write_comparison(vis_dir, names, rows, trained):
+    """Write ``vis_dir/comparison.png``: one titled row per picture of
     ``names``, in that order.
 
     Args:
-        vis_dir (str): the run's picture folder, where each model's row is
-            also ``{name}.png``.
-        names (list[str]): the models of the run's summary: this run's and,
-            when it trains second stages alone, the first stages kept from
-            the earlier run.
+        vis_dir (str): the run's picture folder, where each row is also
+            ``{name}.png``.
+        names (list[str]): the rows' file names (without ``.png``) of the
+            models of the run's summary: this run's and, when it trains
+            second stages alone, those kept from the earlier run.
         rows (dict[str, np.ndarray]): name -> (H, W, 3) uint8 BGR row drawn
-            by this run.
+            by this run (empty when it drew nothing).
+        trained (list[str]): the names of the models this run trained.
 
-    A model this run did not train keeps the row an earlier run drew
-    (``{name}.png``) where it is as wide as this run's rows (drawn of as
-    many images); otherwise it is left out of the picture.
+    A model this run trained without drawing loses its earlier row (it
+    showed the model it replaced), and a run that drew nothing removes the
+    picture. A model this run did not train keeps the row an earlier run
+    drew where it is as wide as this run's rows (drawn of as many images);
+    otherwise it is left out of the picture.
     """
+    for name in trained:
+        if name not in rows and osp.exists(osp.join(vis_dir, f'{name}.png')):
+            os.remove(osp.join(vis_dir, f'{name}.png'))
+    path = osp.join(vis_dir, 'comparison.png')
+    if not rows:
+        if osp.exists(path):
+            os.remove(path)
+        return
     width = next(iter(rows.values())).shape[1]
     picture = []
     for name in names:
-        row = rows.get(name)
-        if row is None and osp.exists(osp.join(vis_dir, f'{name}.png')):
+        if name in rows:
+            picture.append(rows[name])
+        elif name not in trained and osp.exists(
+                osp.join(vis_dir, f'{name}.png')):
             row = cv2.imread(osp.join(vis_dir, f'{name}.png'))
-        if row is not None and row.shape[1] == width:
-            picture.append(row)
-    cv2.imwrite(osp.join(vis_dir, 'comparison.png'), np.concatenate(picture))
+            if row.shape[1] == width:
+                picture.append(row)
+    cv2.imwrite(path, np.concatenate(picture))

@@ -13,7 +13,8 @@ Mask R-CNN has no mask score and ranks its masks by the class score.
 the ``ms-rcnn`` model in the work dir (trained in the same run or before)
 alone for 4 more epochs and is evaluated the same way; its entry names
 the checkpoint it loaded. A run of second stages alone keeps the other
-entries of ``summary.json``; any other run replaces the file.
+entries of ``summary.json`` and their rows of ``vis/comparison.png``; any
+other run replaces both.
 """
 import json
 import os
@@ -233,8 +234,7 @@ def run(args):
     merged = dict(earlier_summary(args.work_dir, models, LOADS), **summary)
     summary_file = write_summary(merged, args.work_dir)
     # One picture to compare: a titled row of validation images per model.
-    if rows:
-        write_comparison(vis_dir, list(merged), rows)
+    write_comparison(vis_dir, list(merged), rows, models)
 
     lines = format_table(
         ('model', ) + TABLE,

@@ -12,7 +12,8 @@ entries ``tools/test.py`` accepts.
 each set's frozen Mask R-CNN twin of the work dir, trained in the same run
 or before, as ``tools/add_mask_score.py`` does (its config is written
 beside its checkpoint). A run of it alone keeps the other entries of
-``summary.json``; any other run replaces the file.
+``summary.json`` and their rows of ``vis/comparison.png``; any other run
+replaces both.
 """
 import importlib.util
 import os
@@ -297,11 +298,10 @@ def run(args):
     for kind, entries in summary.items():
         merged.setdefault(kind, {}).update(entries)
     summary_file = write_summary(merged, args.work_dir)
-    if rows:
-        write_comparison(
-            vis_dir,
-            [f'{kind}_{name}' for kind in merged for name in merged[kind]],
-            rows)
+    write_comparison(
+        vis_dir,
+        [f'{kind}_{name}' for kind in merged for name in merged[kind]], rows,
+        [f'{kind}_{name}' for kind in args.datasets for name in models])
 
     table = []
     for kind, models in summary.items():

@@ -69,7 +69,7 @@ def test_drawn_row_has_a_title_and_every_image_upscaled(
         cv2.imread(osp.join(str(tmp_path), f'{name}.png')), row)
 
 
-def test_comparison_keeps_earlier_rows_of_this_width(tmp_path):
+def test_comparison_keeps_earlier_rows_of_models_not_retrained(tmp_path):
     common = load_tool('quickstart_common')
     vis = str(tmp_path)
 
@@ -77,15 +77,34 @@ def test_comparison_keeps_earlier_rows_of_this_width(tmp_path):
         return np.full((2, width, 3), value, np.uint8)
 
     # Earlier runs drew 'first' as wide as this run's row, 'narrow' of
-    # fewer images; 'gone' was never drawn.
-    cv2.imwrite(osp.join(vis, 'first.png'), row(10))
-    cv2.imwrite(osp.join(vis, 'narrow.png'), row(20, width=3))
-    cv2.imwrite(osp.join(vis, 'second.png'), row(99))  # replaced below
-    common.write_comparison(vis, ['first', 'narrow', 'gone', 'second'],
-                            {'second': row(30)})
+    # fewer images, 'second' and 'undrawn' of the models this run
+    # retrains; 'gone' was never drawn.
+    for name, value, width in (('first', 10, 6), ('narrow', 20, 3),
+                               ('second', 99, 6), ('undrawn', 98, 6)):
+        cv2.imwrite(osp.join(vis, f'{name}.png'), row(value, width))
+    common.write_comparison(vis,
+                            ['first', 'narrow', 'gone', 'second', 'undrawn'],
+                            {'second': row(30)}, ['second', 'undrawn'])
     picture = cv2.imread(osp.join(vis, 'comparison.png'))
     np.testing.assert_array_equal(picture, np.concatenate([row(10),
                                                            row(30)]))
+    # 'undrawn' was retrained without a picture: its old row showed the
+    # model it replaced.
+    assert not osp.exists(osp.join(vis, 'undrawn.png'))
+    assert osp.exists(osp.join(vis, 'first.png'))
+
+    # A run that draws nothing leaves no picture of earlier models.
+    common.write_comparison(vis, ['first', 'second'], {}, ['second'])
+    assert not osp.exists(osp.join(vis, 'comparison.png'))
+    assert not osp.exists(osp.join(vis, 'second.png'))
+
+
+def test_zero_epochs_is_refused_by_name(capsys):
+    for task in ('shapes', 'textdet'):
+        with pytest.raises(SystemExit):
+            load_tool().parse_args(['--task', task, '--epochs', '0'])
+        assert 'argument --epochs: 0: must be >= 1' in capsys.readouterr().err
+    assert load_tool().parse_args(['--epochs', '1']).epochs == 1
 
 
 def test_task_picks_its_own_folders():
@@ -474,7 +493,7 @@ def test_text_mask_score_on_the_frozen_twin_keeps_its_polygons(tmp_path):
         '--task', 'textdet', '--datasets', 'icdar2015', '--work-dir',
         str(work), '--data-root',
         str(tmp_path / 'data'), '--num-train', '4', '--num-test', '2',
-        '--epochs', '1', '--num-vis', '0'
+        '--epochs', '1', '--num-vis', '1'
     ]
     summary = tool.main(args + ['--models', 'mask-rcnn'])
     twin = summary['icdar2015']['mask-rcnn']
@@ -483,7 +502,15 @@ def test_text_mask_score_on_the_frozen_twin_keeps_its_polygons(tmp_path):
         'model.roi_head.mask_iou_head.target_thr=0.5'
     ])
     ours = again['icdar2015']['ms-rcnn-from-mask-rcnn']
-    # Run alone, the second stage adds its entry beside the twin's.
+    # Run alone, the second stage adds its entry beside the twin's, and its
+    # row of the picture under the twin's.
+    vis = work / 'vis'
+    np.testing.assert_array_equal(
+        cv2.imread(str(vis / 'comparison.png')),
+        np.concatenate([
+            cv2.imread(str(vis / 'icdar2015_mask-rcnn.png')),
+            cv2.imread(str(vis / 'icdar2015_ms-rcnn-from-mask-rcnn.png'))
+        ]))
     with open(work / 'summary.json') as f:
         assert json.load(f) == {
             'icdar2015': {

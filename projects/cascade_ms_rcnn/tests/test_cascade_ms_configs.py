@@ -1,5 +1,6 @@
 """The project's configs: quick-start twins that differ only in the MaskIoU
-head, and COCO configs that are mmdet's plus that head."""
+head, and COCO configs that are mmdet's plus that head; the quick-start
+tool that trains them."""
 import copy
 import importlib.util
 import json
@@ -105,7 +106,7 @@ def test_coco_configs_are_mmdet_plus_the_maskiou_head(ours, base, ms_types,
                       mmdet_cfg.train_dataloader.dataset.pipeline][1:]
 
 
-def test_run_quickstart_trains_the_named_twins_beside_earlier_runs(
+def test_run_quickstart_trains_the_named_model_beside_earlier_runs(
         tmp_path, monkeypatch):
     path = osp.join(
         osp.dirname(osp.dirname(__file__)), 'tools', 'run_quickstart.py')

@@ -92,16 +92,14 @@ def test_run_quickstart_trains_the_named_configs_beside_earlier_runs(
     assert sorted(tool.MODELS.values()) == sorted(
         n for n in OPTIONS if 'quickstart' in n)
     trained = []
-
+    shapes = sys.modules['quickstart_shapes']
     # Every metric the summary reads, 0.25.
-    metrics = dict.fromkeys(
-        sys.modules['quickstart_shapes'].SUMMARY_KEYS.values(), 0.25)
+    metrics = dict.fromkeys(shapes.SUMMARY_KEYS.values(), 0.25)
 
     def train_and_evaluate(cfg):
         trained.append(cfg)
         return None, metrics, 10.0, 2.0
 
-    shapes = sys.modules['quickstart_shapes']
     monkeypatch.setattr(shapes, 'train_and_evaluate', train_and_evaluate)
     monkeypatch.setattr(shapes, 'ensure_shapes_dataset',
                         lambda *a, **k: None)
