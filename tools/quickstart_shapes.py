@@ -30,8 +30,8 @@ from mmengine.dataset import pseudo_collate
 from mmengine.logging import print_log
 from mmengine.runner import find_latest_checkpoint
 from quickstart_common import (ROOT, check_first_stages, earlier_summary,
-                               format_table, pick_metrics, set_run,
-                               title_bar, train_and_evaluate, write_comparison,
+                               format_table, pick_metrics, set_run, title_bar,
+                               train_and_evaluate, write_comparison,
                                write_summary)
 
 from ms_rcnn import register_all_modules
