@@ -235,10 +235,15 @@ def prepare(args) -> Config:
     return cfg
 
 
-def config_path(cfg: Config) -> str:
-    """Where the config is written: ``<work_dir>/<name>_mask-score.py``."""
+def write_config(cfg: Config) -> str:
+    """Write ``cfg`` to ``<work_dir>/<name>_mask-score.py`` (``name``: its
+    source file's); returns the path, the file that ``tools/test.py``, the
+    inferencer and the ONNX export take."""
     name = osp.splitext(osp.basename(cfg.filename or 'model'))[0]
-    return osp.join(cfg.work_dir, f'{name}_mask-score.py')
+    os.makedirs(cfg.work_dir, exist_ok=True)
+    path = osp.join(cfg.work_dir, f'{name}_mask-score.py')
+    cfg.dump(path)
+    return path
 
 
 def main(argv=None) -> dict:
@@ -248,9 +253,7 @@ def main(argv=None) -> dict:
         cfg = prepare(args)
     except ValueError as e:
         raise SystemExit(f'error: {e}')
-    os.makedirs(cfg.work_dir, exist_ok=True)
-    path = config_path(cfg)
-    cfg.dump(path)
+    path = write_config(cfg)
     runner = Runner.from_cfg(Config.fromfile(path))
     runner.train()
     written = dict(

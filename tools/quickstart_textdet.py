@@ -205,10 +205,7 @@ def mask_score_stage(cfg, twin_dir, options=None):
     add_mask_score.check_checkpoint(cfg, checkpoint)
     # Evaluated once, after training, as the twins.
     cfg.train_cfg.val_begin = cfg.train_cfg.max_epochs + 1
-    os.makedirs(cfg.work_dir, exist_ok=True)
-    path = add_mask_score.config_path(cfg)
-    cfg.dump(path)
-    return Config.fromfile(path)
+    return Config.fromfile(add_mask_score.write_config(cfg))
 
 
 def check_twins_data(args, sizes):
