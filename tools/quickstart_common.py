@@ -105,15 +105,23 @@ def check_first_stages(models, loads, model_dirs):
                     f'which has none: add {first} to --models')
 
 
+def read_summary(work_dir):
+    """``work_dir/summary.json``, or an empty summary where there is
+    none."""
+    path = osp.join(work_dir, 'summary.json')
+    if not osp.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def earlier_summary(work_dir, models, loads):
     """``work_dir/summary.json``, whose entries this run's replace, when
     the run trains only second stages (``loads``' keys: their first stages
     are in the file); an empty summary otherwise."""
-    path = osp.join(work_dir, 'summary.json')
-    if any(name not in loads for name in models) or not osp.exists(path):
+    if any(name not in loads for name in models):
         return {}
-    with open(path) as f:
-        return json.load(f)
+    return read_summary(work_dir)
 
 
 def write_summary(summary, work_dir):
@@ -161,22 +169,23 @@ def write_comparison(vis_dir, names, rows, trained):
     drew where it is as wide as this run's rows (drawn of as many images);
     otherwise it is left out of the picture.
     """
+    def png(name):
+        return osp.join(vis_dir, f'{name}.png')
+
     for name in trained:
-        if name not in rows and osp.exists(osp.join(vis_dir, f'{name}.png')):
-            os.remove(osp.join(vis_dir, f'{name}.png'))
-    path = osp.join(vis_dir, 'comparison.png')
+        if name not in rows and osp.exists(png(name)):
+            os.remove(png(name))
     if not rows:
-        if osp.exists(path):
-            os.remove(path)
+        if osp.exists(png('comparison')):
+            os.remove(png('comparison'))
         return
     width = next(iter(rows.values())).shape[1]
     picture = []
     for name in names:
         if name in rows:
             picture.append(rows[name])
-        elif name not in trained and osp.exists(
-                osp.join(vis_dir, f'{name}.png')):
-            row = cv2.imread(osp.join(vis_dir, f'{name}.png'))
+        elif name not in trained and osp.exists(png(name)):
+            row = cv2.imread(png(name))
             if row.shape[1] == width:
                 picture.append(row)
-    cv2.imwrite(path, np.concatenate(picture))
+    cv2.imwrite(png('comparison'), np.concatenate(picture))

@@ -30,9 +30,9 @@ from mmengine.dataset import pseudo_collate
 from mmengine.logging import print_log
 from mmengine.runner import find_latest_checkpoint
 from quickstart_common import (ROOT, check_first_stages, earlier_summary,
-                               format_table, pick_metrics, set_run, title_bar,
-                               train_and_evaluate, write_comparison,
-                               write_summary)
+                               format_table, pick_metrics, read_summary,
+                               set_run, title_bar, train_and_evaluate,
+                               write_comparison, write_summary)
 
 from ms_rcnn import register_all_modules
 from ms_rcnn.data_preparation.shapes import ensure_shapes_dataset
@@ -168,11 +168,7 @@ def train_configs(args, config_dir, configs, cfg_options=None):
     register_all_modules(init_default_scope=False)
     ensure_shapes_dataset(args.data_root, seed=args.seed)
     os.makedirs(args.work_dir, exist_ok=True)
-    summary_file = osp.join(args.work_dir, 'summary.json')
-    summary = {}
-    if osp.exists(summary_file):
-        with open(summary_file) as f:
-            summary = json.load(f)
+    summary = read_summary(args.work_dir)
     for name in args.models:
         cfg = load_config(
             osp.join(config_dir, configs[name]), args.data_root,
@@ -185,7 +181,7 @@ def train_configs(args, config_dir, configs, cfg_options=None):
         write_summary(summary, args.work_dir)
     print_log(
         json.dumps({n: summary[n] for n in args.models}, indent=2) +
-        f'\nsummary: {summary_file}\n'
+        f'\nsummary: {osp.join(args.work_dir, "summary.json")}\n'
         f'total time: {time.perf_counter() - start:.0f} s',
         logger='current')
     return summary
@@ -227,8 +223,9 @@ def run(args):
         summary[name] = summarize(metrics, train_s, eval_s)
         if name in LOADS:
             summary[name]['load_from'] = cfg.load_from
-        indices = range(min(args.num_vis, len(runner.val_dataloader.dataset)))
         if args.num_vis:
+            indices = range(
+                min(args.num_vis, len(runner.val_dataloader.dataset)))
             rows[name] = visualize(runner, name, indices, vis_dir,
                                    args.vis_score_thr)
     merged = dict(earlier_summary(args.work_dir, models, LOADS), **summary)
